@@ -1,0 +1,48 @@
+# One task runner for people and CI.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export GRADIO_ANALYTICS_ENABLED := False
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: run setup index serve test lint format bench eval clean
+
+run: setup index serve  ## fresh machine → indexed bundled corpus → serving on $(HOST):$(PORT)
+
+$(BIN)/policy-assistant: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install -e '.[dev]'
+	touch $@
+
+setup: $(BIN)/policy-assistant
+
+index: setup
+	$(BIN)/policy-assistant index
+
+serve: setup
+	$(BIN)/policy-assistant serve --host $(HOST) --port $(PORT)
+
+test: setup
+	$(BIN)/python -m pytest -q
+	$(BIN)/policy-assistant index
+	$(BIN)/policy-assistant eval --baseline --report evals
+
+lint: setup
+	$(BIN)/ruff check assistant ui tests evals
+	$(BIN)/ruff format --check assistant ui tests evals
+
+format: setup
+	$(BIN)/ruff format assistant ui tests evals
+	$(BIN)/ruff check --fix assistant ui tests evals
+
+bench: setup index
+	$(BIN)/python evals/bench.py
+
+eval: setup index
+	$(BIN)/policy-assistant eval --baseline --report evals
+
+clean:
+	rm -rf index/chroma index/gen index/manifest.json .pytest_cache

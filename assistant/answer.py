@@ -1,0 +1,198 @@
+"""Extractive answering: choose the 1–3 sentences that answer, quote them verbatim with [n],
+or abstain — honestly — when the evidence is weak or lacks the kind of fact asked for.
+
+Scoring is lexical on purpose (IDF-weighted key-term coverage plus character bigrams for typos):
+it costs microseconds, and a quoted sentence must contain what was asked about.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from .models import Answer, Citation
+from .query import FACT_KINDS, Query
+from .retrieve import IndexReader, Scored
+from .text import NUMBER_RE, sentences
+
+MIN_COVERAGE = 0.5  # share of the question's key-term weight a quoted sentence must carry
+SECOND_SENTENCE = 0.8  # a further sentence must score this share of the best
+MAX_SENTENCES = 3
+_HEADING_ONLY = re.compile(r"^\d{1,3}[.．、][^。]{0,30}。?$|^[一二三四五六七八九十]+、")
+_ITEM_PREFIX = re.compile(r"^\d{1,3}[.．、]")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    scored: Scored
+    start: int  # offsets in the chunk text
+    end: int
+    text: str
+    coverage: float
+    score: float
+
+
+def _bigrams(text: str) -> set[str]:
+    return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
+class TermWeights:
+    """IDF weights for a query's key terms over the index; a term the corpus never uses
+    (and that is no typo of one it does) weighs the most — it is what the corpus cannot answer."""
+
+    def __init__(self, reader: IndexReader, query: Query):
+        self.weights: dict[str, float] = {}
+        self.aliases: dict[str, str] = {}  # typo → corpus term
+        self.missing: list[str] = []
+        vocab = reader.df
+        for term in query.terms:
+            if term in vocab:
+                self.weights[term] = reader.idf[term]
+            elif term in reader.full_text:
+                self.weights[term] = reader.max_idf * 0.8
+            else:
+                close = _close_term(term, vocab)
+                if close:
+                    self.aliases[term] = close
+                    self.weights[term] = reader.idf.get(close, reader.max_idf) * 0.9
+                else:
+                    self.weights[term] = reader.max_idf
+                    self.missing.append(term)
+        self.total = sum(self.weights.values()) or 1.0
+
+    def coverage(self, text: str) -> float:
+        got = 0.0
+        for term, weight in self.weights.items():
+            if term in text or (term in self.aliases and self.aliases[term] in text):
+                got += weight
+        return got / self.total
+
+
+def _close_term(term: str, vocab) -> str | None:
+    if len(term) < 2 or not re.search(r"[\u4e00-\u9fff]", term):
+        return None
+    same_len = [v for v in vocab if len(v) == len(term)]
+    matches = difflib.get_close_matches(term, same_len, n=1, cutoff=0.66 if len(term) >= 3 else 0.99)
+    return matches[0] if matches else None
+
+
+def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[Candidate]:
+    q_bigrams = _bigrams(query.text)
+    out = []
+    for rank, scored in enumerate(hits):
+        chunk = scored.chunk
+        section_cov = weights.coverage(chunk.section) * 0.5
+        for s, e in sentences(chunk.text):
+            sent = chunk.text[s:e]
+            if _HEADING_ONLY.match(sent) and len(sent) < 32:
+                continue
+            cov = weights.coverage(sent)
+            score = max(cov, section_cov + cov * 0.5)
+            if q_bigrams:
+                score += 0.15 * len(q_bigrams & _bigrams(sent)) / len(q_bigrams)
+            if query.quantity and NUMBER_RE.search(sent):
+                score += 0.25
+            if query.listing and sent.count("、") >= 2:
+                score += 0.1
+            score += 0.05 * scored.hit.score - 0.01 * rank
+            out.append(Candidate(scored, s, e, sent, cov, score))
+    out.sort(key=lambda c: -c.score)
+    return out
+
+
+def _citation(n: int, cand: Candidate) -> Citation:
+    chunk = cand.scored.chunk
+    return Citation(
+        id=n,
+        doc_id=chunk.doc_id,
+        title=chunk.title,
+        section=chunk.section,
+        text=cand.text,
+        score=cand.scored.hit.score,
+        start=chunk.start + cand.start,
+        end=chunk.start + cand.end,
+    )
+
+
+def _related(hits: list[Scored], limit: int = 3) -> list[Citation]:
+    out = []
+    for n, scored in enumerate(hits[:limit], 1):
+        h = scored.hit
+        out.append(
+            Citation(id=n, doc_id=h.doc_id, title=h.title, section=h.section, text=h.text,
+                     score=h.score, start=h.start, end=h.end)
+        )
+    return out
+
+
+def _topic(query: Query) -> str:
+    if query.places:
+        return "、".join(query.places[:2])
+    terms = [t for t in query.terms if not re.fullmatch(r"[\W\d_]+", t)]
+    return "".join(terms[:4]) or query.text[:20]
+
+
+def abstention(query: Query, hits: list[Scored], why: str | None = None) -> Answer:
+    topic = _topic(query)
+    text = f"已收录的政策文件中没有找到关于“{topic}”的规定。"
+    if why:
+        text += why
+    related = _related(hits)
+    if related:
+        text += "\n相关内容（仅供参考）："
+        for c in related:
+            snippet = c.text if len(c.text) <= 60 else c.text[:60] + "…"
+            text += f"\n· 《{c.title}》{c.section}：{snippet}"
+    return Answer(question=query.original, answer=text, abstained=True, related=related)
+
+
+def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> Answer:
+    if not hits:
+        return abstention(query, hits)
+    corpus_text = reader.full_text
+    outside = [p for p in query.places if p not in corpus_text]
+    if outside:
+        return abstention(query, hits, f"现有文件只涉及{_corpus_places(corpus_text)}的政策。")
+    if not query.terms:
+        return abstention(query, hits)
+    weights = TermWeights(reader, query)
+    cands = _candidates(hits, query, weights)
+    if not cands:
+        return abstention(query, hits)
+    best = cands[0]
+    if best.coverage < MIN_COVERAGE:
+        return abstention(query, hits)
+
+    chosen = [best]
+    for cand in cands[1:]:
+        if len(chosen) == MAX_SENTENCES:
+            break
+        if cand.score < SECOND_SENTENCE * best.score or cand.coverage < MIN_COVERAGE:
+            continue
+        if any(c.scored.chunk.chunk_id == cand.scored.chunk.chunk_id and c.start == cand.start for c in chosen):
+            continue
+        chosen.append(cand)
+
+    # Asked for a kind of fact (interest rate, deadline …) that no chosen sentence states?
+    for kind in query.kinds:
+        _asked, required, label = FACT_KINDS[kind]
+        if not any(required.search(c.text) for c in chosen):
+            return abstention(query, hits, f"文件提到了相关内容，但没有写明{label}。")
+    if query.quantity and not query.listing and not any(NUMBER_RE.search(c.text) for c in chosen):
+        return abstention(query, hits, "文件提到了相关内容，但没有写明具体数量。")
+
+    citations = [_citation(n, c) for n, c in enumerate(chosen, 1)]
+    body = "\n".join(f"{_strip_item_prefix(c.text)} [{c.id}]" for c in citations)
+    return Answer(question=query.original, answer=body, abstained=False, citations=citations)
+
+
+def _strip_item_prefix(sentence: str) -> str:
+    return _ITEM_PREFIX.sub("", sentence, count=1)
+
+
+def _corpus_places(corpus_text: str) -> str:
+    from .query import places
+
+    found = [p for p in ("威海", "山东") if p in corpus_text and p in places()]
+    return "、".join(found) or "已收录地区"

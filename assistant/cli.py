@@ -1,0 +1,181 @@
+"""``policy-assistant`` — a thin typer shell over ``Assistant``.
+
+Every domain error becomes one Chinese line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from functools import wraps
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .errors import AssistantError
+
+app = typer.Typer(
+    help="威海科技政策问答助手：建索引、提问、检索、评测、服务。",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+def _err(message: str, code: int = EXIT_FAILED) -> typer.Exit:
+    typer.secho(f"错误：{message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+def handles_errors(func):
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except AssistantError as exc:
+            raise _err(str(exc)) from None
+        except KeyboardInterrupt:
+            raise _err("已中断", 130) from None
+        except Exception as exc:  # last resort: still one line, never a traceback
+            raise _err(f"{type(exc).__name__}: {exc}") from None
+
+    return wrapper
+
+
+def _assistant():
+    from .service import Assistant
+
+    return Assistant()
+
+
+def _print_json(data) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@app.command()
+@handles_errors
+def index(
+    force: Annotated[bool, typer.Option("--force", help="忽略已有向量，全部重建")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="以 JSON 输出摘要")] = False,
+) -> None:
+    """建立或增量更新索引（语料目录 PA_CORPUS_DIR，索引目录 PA_INDEX_DIR）。"""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    assistant = _assistant()
+    labels = {"embed": "计算向量", "store": "写入索引"}
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        transient=True, disable=json_out or not sys.stderr.isatty(), console=None,
+    ) as progress:
+        tasks: dict[str, int] = {}
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(labels.get(stage, stage), total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        summary = assistant.build_index(progress=on_progress, force=force)
+    if json_out:
+        _print_json(summary.as_dict())
+        return
+    for err in summary.skipped:
+        typer.secho(f"跳过 {err.path}：{err.reason}", err=True, fg=typer.colors.YELLOW)
+    state = "已更新" if summary.changed else "无变化"
+    typer.echo(
+        f"索引{state}：{summary.files} 个文件，{summary.chunks} 个片段，"
+        f"新计算向量 {summary.embedded} 个，复用 {summary.reused} 个，用时 {summary.seconds:.2f} 秒"
+    )
+
+
+def _filters(doc: list[str] | None, year: int | None):
+    from .retrieve import Filters
+
+    return Filters(doc_ids=tuple(doc or ()), year=year)
+
+
+@app.command()
+@handles_errors
+def ask(
+    question: Annotated[str, typer.Argument(help="要咨询的问题")],
+    json_out: Annotated[bool, typer.Option("--json", help="输出 JSON（与 POST /v1/ask 相同）")] = False,
+    doc: Annotated[list[str] | None, typer.Option("--doc", help="只在指定文档中查找（doc_id）")] = None,
+    year: Annotated[int | None, typer.Option("--year", help="只查找某一年的文件")] = None,
+) -> None:
+    """提问，得到带出处的回答。"""
+    answer = _assistant().ask(question, filters=_filters(doc, year))
+    if json_out:
+        _print_json(answer.model_dump())
+        return
+    typer.echo(answer.answer)
+    if answer.citations:
+        typer.echo("\n来源：")
+        for c in answer.citations:
+            typer.echo(f"[{c.id}] 《{c.title}》{c.section}")
+    if answer.note:
+        typer.echo(f"\n说明：{answer.note}")
+
+
+@app.command()
+@handles_errors
+def search(
+    query: Annotated[str, typer.Argument(help="检索词或问题")],
+    json_out: Annotated[bool, typer.Option("--json", help="输出 JSON（与 POST /v1/search 相同）")] = False,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=50)] = 5,
+    doc: Annotated[list[str] | None, typer.Option("--doc")] = None,
+    year: Annotated[int | None, typer.Option("--year")] = None,
+) -> None:
+    """混合检索（BM25 + 向量），列出最相关的片段。"""
+    hits = _assistant().search(query, top_k=top_k, filters=_filters(doc, year))
+    if json_out:
+        _print_json({"hits": [h.model_dump() for h in hits]})
+        return
+    if not hits:
+        typer.echo("没有找到相关内容。")
+    for n, h in enumerate(hits, 1):
+        typer.echo(f"{n}. [{h.score:.3f}] 《{h.title}》{h.section}\n   {h.text[:120]}")
+
+
+@app.command()
+@handles_errors
+def serve(
+    host: Annotated[str, typer.Option(help="监听地址")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="端口")] = 8000,
+) -> None:
+    """启动 HTTP 服务（API、OpenAI 兼容接口、网页界面 /ui、微信回调）。"""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import uvicorn
+
+    from .api.app import create_app
+
+    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+
+
+@app.command()
+@handles_errors
+def eval(  # noqa: A001 - the command is called eval
+    set_path: Annotated[Path, typer.Option("--set", help="问答集 JSONL")] = Path("evals/qa.jsonl"),
+    baseline: Annotated[bool, typer.Option("--baseline", help="同时评测朴素基线并对比")] = False,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+    report: Annotated[Path | None, typer.Option("--report", help="报告输出目录")] = None,
+    thresholds: Annotated[Path, typer.Option("--thresholds")] = Path("evals/thresholds.toml"),
+) -> None:
+    """运行问答回归评测；低于阈值时以非零状态退出。"""
+    from .evaluate import run_eval_command
+
+    code = run_eval_command(set_path, baseline, json_out, report, thresholds)
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

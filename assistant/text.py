@@ -1,0 +1,114 @@
+"""Chinese text utilities shared by chunking, indexing and answering: jieba set-up, tokens,
+sentences, numbers. jieba is initialised once, with the domain dictionary added."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+import jieba
+
+jieba.setLogLevel(logging.WARNING)
+_lock = threading.Lock()
+_added_terms: set[str] = set()
+
+SENTENCE_END = "。！？；!?;"
+_SENTENCE_RE = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」』）)]*|\n|$)")
+# A number glued to its unit or magnitude: 25亿元, 11%, 100人次, 3.5万, 十五项
+NUMBER_RE = re.compile(
+    r"(\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万亿]+)\s*"
+    r"(%|‰|万亿元|亿元|万元|千元|元|亿|万|人次|家|个|项|件|名|人|场(?:[(（]次[)）])?|次|所|台|套|篇|平方米|亩|年|倍)"
+)
+_PUNCT = re.compile(r"^[\W_]+$", re.UNICODE)
+
+STOPWORDS = frozenset(
+    """
+的 了 和 与 及 等 在 是 为 对 把 被 从 向 以 于 并 或 也 就 都 而 又 将 要 会 能 可 可以 还 该 这 那 这个 那个
+这些 那些 哪 哪些 哪个 哪里 什么 怎么 怎样 如何 多少 几 几个 吗 呢 吧 啊 呀 嘛 么 请问 请 问 一下 我 我们 你 你们
+他 她 它 他们 有 有没有 没有 是否 是不是 一个 一些 进行 关于 通过 按照 根据 其中 之 其 所 着 过 给 让 能否 想 想问
+知道 告诉 说 讲 需要 能够 能 今年 明年 去年 具体 主要 相关 方面 情况 工作 内容 目标 计划 打算 准备 多 个 啥 咋 么样 那么 这么
+""".split()
+)
+
+
+def _dictionary_files(corpus_dir: Path | None) -> list[Path]:
+    files = [corpus_dir / "domain_terms.txt"] if corpus_dir is not None else []
+    return [f for f in files if f.is_file()]
+
+
+def add_terms(terms: Iterable[str]) -> None:
+    """Teach jieba domain terms (鲁科贷, 科技副总 …) so they are never split."""
+    with _lock:
+        for term in terms:
+            term = term.strip()
+            if 2 <= len(term) <= 20 and term not in _added_terms:
+                jieba.add_word(term, freq=200000)
+                _added_terms.add(term)
+
+
+def load_dictionary(corpus_dir: Path | None = None) -> None:
+    for path in _dictionary_files(corpus_dir):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        add_terms(line.split()[0] for line in lines if line.strip() and not line.startswith("#"))
+
+
+QUOTED_TERM_RE = re.compile(r"[“\"「『]([^”\"」』\n]{2,12})[”\"」』]")
+
+
+def quoted_terms(text: str) -> set[str]:
+    """Terms a policy text puts in quotes (“鲁科贷”, “科技副总”) — the names it coins."""
+    terms = set()
+    for m in QUOTED_TERM_RE.finditer(text):
+        term = m.group(1).strip()
+        if not re.search(r"[,，。；:：、\s]", term):
+            terms.add(term)
+    return terms
+
+
+@lru_cache(maxsize=4096)
+def _cut(text: str) -> tuple[str, ...]:
+    return tuple(jieba.cut(text))
+
+
+def cut(text: str) -> list[str]:
+    return list(_cut(text))
+
+
+def search_tokens(text: str) -> list[str]:
+    """Keyword tokens: ``jieba.cut_for_search`` minus punctuation and stopwords, lower-cased."""
+    out = []
+    for tok in jieba.cut_for_search(text):
+        tok = tok.strip().lower()
+        if tok and tok not in STOPWORDS and not _PUNCT.match(tok):
+            out.append(tok)
+    return out
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) spans of sentences, ending at 。！？； (kept) or a line break."""
+    spans = []
+    for m in _SENTENCE_RE.finditer(text):
+        start, end = m.span()
+        while start < end and text[start].isspace():
+            start += 1
+        stripped_end = end
+        while stripped_end > start and text[stripped_end - 1].isspace():
+            stripped_end -= 1
+        if stripped_end > start:
+            spans.append((start, stripped_end))
+    return spans
+
+
+def token_boundaries(text: str) -> list[int]:
+    """Offsets where a cut is allowed: between jieba tokens, but never inside a number+unit."""
+    bounds, pos = [], 0
+    protected = [m.span() for m in NUMBER_RE.finditer(text)]
+    for tok in cut(text):
+        pos += len(tok)
+        if not any(s < pos < e for s, e in protected):
+            bounds.append(pos)
+    return bounds
