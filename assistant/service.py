@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import re
+import threading
 import time
-from pathlib import Path
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePath
 
 from .answer import abstention, extractive_answer
 from .config import MAX_QUESTION_CHARS, Settings, get_settings
-from .errors import InvalidQuestionError
+from .errors import DocumentNotFoundError, InvalidQuestionError, LoadError, UnsupportedFileType
+from .errors import SUPPORTED_SUFFIXES
 from .index import BuildSummary, IndexBuilder, ProgressFn, read_manifest
+from .load import doc_id_for, load_bytes
 from .models import Answer, DocumentInfo, Hit
 from .query import analyse, condense, has_searchable_content
 from .retrieve import Filters, Retriever
@@ -24,15 +30,85 @@ def validate_question(question: str | None) -> str:
     return question.strip()
 
 
+@dataclass(frozen=True)
+class StreamEvent:
+    """One step of a streamed answer: ``delta`` text pieces, then the final ``answer``.
+    ``replace`` tells a client to discard what it streamed so far (a failed verification)."""
+
+    kind: str  # "delta" | "replace" | "answer"
+    text: str = ""
+    answer: Answer | None = None
+
+
+def safe_filename(name: str) -> str:
+    """The bare file name of an upload: no directories, no traversal, no control characters."""
+    base = PurePath(name.replace("\\", "/")).name
+    base = re.sub(r"[\x00-\x1f/\\:*?\"<>|]", "_", base).strip(" .")
+    if not base or base in (".", ".."):
+        raise LoadError(name or "（空文件名）", "文件名无效")
+    return base[:200]
+
+
 class Assistant:
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or get_settings()
         self.retriever = Retriever(self.settings)
+        self._build_lock = threading.Lock()
 
     # -- index -------------------------------------------------------------------------------
 
     def build_index(self, progress: ProgressFn | None = None, force: bool = False) -> BuildSummary:
-        return IndexBuilder(self.settings, progress).build(force=force)
+        with self._build_lock:
+            return IndexBuilder(self.settings, progress).build(force=force)
+
+    def add_document(self, filename: str, data: bytes) -> tuple[str, BuildSummary]:
+        """Validate an upload fully *before* it touches the corpus, then index incrementally.
+        A bad file raises ``LoadError`` and leaves corpus and index exactly as they were."""
+        name = safe_filename(filename)
+        suffix = Path(name).suffix.lower()
+        if suffix not in SUPPORTED_SUFFIXES:
+            raise UnsupportedFileType(name, suffix)
+        max_bytes = self.settings.max_upload_mb * 1024 * 1024
+        if len(data) > max_bytes:
+            raise LoadError(name, f"文件过大（上限 {self.settings.max_upload_mb} MB）")
+        load_bytes(data, name)  # raises on corrupt / encrypted / empty input
+        corpus = Path(self.settings.corpus_dir)
+        corpus.mkdir(parents=True, exist_ok=True)
+        target = corpus / name
+        if target.resolve().parent != corpus.resolve():
+            raise LoadError(name, "文件名无效")
+        with self._build_lock:
+            previous = target.read_bytes() if target.exists() else None
+            tmp = target.with_name(f".{name}.upload")
+            tmp.write_bytes(data)
+            tmp.replace(target)
+            try:
+                summary = IndexBuilder(self.settings).build()
+            except BaseException:
+                if previous is None:
+                    target.unlink(missing_ok=True)
+                else:
+                    target.write_bytes(previous)
+                raise
+        return doc_id_for(name), summary
+
+    def delete_document(self, doc_id: str) -> BuildSummary:
+        manifest = read_manifest(Path(self.settings.index_dir)) or {"files": {}}
+        rel = next(
+            (r for r, rec in manifest["files"].items() if rec.get("doc_id", doc_id_for(r)) == doc_id),
+            None,
+        )
+        path = Path(self.settings.corpus_dir) / rel if rel else None
+        if path is None or not path.is_file():
+            raise DocumentNotFoundError(doc_id)
+        with self._build_lock:
+            data = path.read_bytes()
+            path.unlink()
+            try:
+                return IndexBuilder(self.settings).build()
+            except BaseException:
+                path.write_bytes(data)
+                raise
 
     def documents(self) -> list[DocumentInfo]:
         manifest = read_manifest(Path(self.settings.index_dir)) or {"files": {}}
@@ -80,6 +156,17 @@ class Assistant:
             "total": round((t2 - t0) * 1000, 2),
         }
         return answer.model_copy(update={"question": question, "timings_ms": timings})
+
+
+    def stream(
+        self, question: str, history: list[dict] | None = None, filters: Filters | None = None
+    ) -> Iterator[StreamEvent]:
+        """Stream an answer. Extractive answers are complete at once, so they arrive as a few
+        text pieces (clause by clause) followed by the final ``Answer``."""
+        answer = self.ask(question, history=history, filters=filters)
+        for piece in re.findall(r"[^,，。；;\n]+[,，。；;\n]?|[,，。；;\n]", answer.answer):
+            yield StreamEvent("delta", text=piece)
+        yield StreamEvent("answer", answer=answer)
 
 
 def _ms(t0: float) -> dict[str, float]:
