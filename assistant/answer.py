@@ -10,12 +10,16 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 from .models import Answer, Citation
 from .query import FACT_KINDS, Query
 from .retrieve import IndexReader, Scored
 from .text import NUMBER_RE, sentences
 
+CONTEXT_WEIGHT = 0.3  # weight of a topic term inherited from an earlier turn
+MISSING_WEIGHT = 0.5  # share of full weight for a key term the corpus never uses
 MIN_COVERAGE = 0.5  # share of the question's key-term weight a quoted sentence must carry
 SECOND_SENTENCE = 0.8  # a further sentence must score this share of the best
 MAX_SENTENCES = 3
@@ -43,30 +47,57 @@ class TermWeights:
 
     def __init__(self, reader: IndexReader, query: Query):
         self.weights: dict[str, float] = {}
-        self.aliases: dict[str, str] = {}  # typo → corpus term
+        self.aliases: dict[str, list[str]] = {}  # question word → corpus words meaning the same
         self.missing: list[str] = []
         vocab = reader.df
         for term in query.terms:
+            same = [w for w in synonyms(term) if w in reader.full_text]
+            if same:
+                self.aliases[term] = same
             if term in vocab:
                 self.weights[term] = reader.idf[term]
             elif term in reader.full_text:
                 self.weights[term] = reader.max_idf * 0.8
             else:
-                close = _close_term(term, vocab)
+                close = _close_term(term, vocab) or (same[0] if same else None)
                 if close:
-                    self.aliases[term] = close
+                    self.aliases.setdefault(term, []).append(close)
                     self.weights[term] = reader.idf.get(close, reader.max_idf) * 0.9
                 else:
-                    self.weights[term] = reader.max_idf
+                    # Unknown to the corpus. Filler ("咋弄", "口号") and real gaps ("税率") look
+                    # alike here; the fact-kind and place checks catch the gaps, so this term
+                    # only dilutes coverage rather than deciding alone.
+                    self.weights[term] = reader.max_idf * MISSING_WEIGHT
                     self.missing.append(term)
         self.total = sum(self.weights.values()) or 1.0
+        # earlier turns' topic: helps choose between sentences, never needed to answer
+        self.context = {t: reader.idf.get(t, 0.0) * CONTEXT_WEIGHT for t in query.context}
 
     def coverage(self, text: str) -> float:
         got = 0.0
         for term, weight in self.weights.items():
-            if term in text or (term in self.aliases and self.aliases[term] in text):
+            if term in text or any(a in text for a in self.aliases.get(term, ())):
                 got += weight
         return got / self.total
+
+    def context_bonus(self, text: str) -> float:
+        return sum(w for t, w in self.context.items() if t in text) / self.total
+
+
+@lru_cache(maxsize=1)
+def _synonym_groups() -> dict[str, tuple[str, ...]]:
+    groups: dict[str, tuple[str, ...]] = {}
+    path = Path(__file__).with_name("synonyms.txt")
+    for line in path.read_text(encoding="utf-8").splitlines():
+        words = line.split()
+        if len(words) > 1 and not line.startswith("#"):
+            for w in words:
+                groups[w] = tuple(x for x in words if x != w)
+    return groups
+
+
+def synonyms(term: str) -> tuple[str, ...]:
+    return _synonym_groups().get(term, ())
 
 
 def _close_term(term: str, vocab) -> str | None:
@@ -88,7 +119,7 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
             if _HEADING_ONLY.match(sent) and len(sent) < 32:
                 continue
             cov = weights.coverage(sent)
-            score = max(cov, section_cov + cov * 0.5)
+            score = max(cov, section_cov + cov * 0.5) + weights.context_bonus(sent)
             if q_bigrams:
                 score += 0.15 * len(q_bigrams & _bigrams(sent)) / len(q_bigrams)
             if query.quantity and NUMBER_RE.search(sent):
@@ -126,15 +157,18 @@ def _related(hits: list[Scored], limit: int = 3) -> list[Citation]:
     return out
 
 
-def _topic(query: Query) -> str:
-    if query.places:
-        return "、".join(query.places[:2])
+def _topic(query: Query, corpus_text: str = "") -> str:
+    outside = [p for p in query.places if p not in corpus_text]
+    if outside:
+        return "、".join(outside[:2])
     terms = [t for t in query.terms if not re.fullmatch(r"[\W\d_]+", t)]
     return "".join(terms[:4]) or query.text[:20]
 
 
-def abstention(query: Query, hits: list[Scored], why: str | None = None) -> Answer:
-    topic = _topic(query)
+def abstention(
+    query: Query, hits: list[Scored], why: str | None = None, corpus_text: str = ""
+) -> Answer:
+    topic = _topic(query, corpus_text)
     text = f"已收录的政策文件中没有找到关于“{topic}”的规定。"
     if why:
         text += why
@@ -153,7 +187,13 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
     corpus_text = reader.full_text
     outside = [p for p in query.places if p not in corpus_text]
     if outside:
-        return abstention(query, hits, f"现有文件只涉及{_corpus_places(corpus_text)}的政策。")
+        return abstention(
+            query, hits, f"现有文件只涉及{_corpus_places(corpus_text)}的政策。", corpus_text
+        )
+    other_years = [y for y in query.years if y not in reader.years and str(y) not in corpus_text]
+    if other_years:
+        have = "、".join(str(y) for y in sorted(reader.years)) or "其他"
+        return abstention(query, hits, f"现有文件是{have}年的，没有{other_years[0]}年的内容。")
     if not query.terms:
         return abstention(query, hits)
     weights = TermWeights(reader, query)

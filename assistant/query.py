@@ -20,12 +20,15 @@ FACT_KINDS: dict[str, tuple[re.Pattern, re.Pattern, str]] = {
         "利率或比例",
     ),
     "money": (
-        re.compile(r"多少钱|金额|额度|补助标准|补贴标准|资助标准|奖励标准|奖励多少|补助多少|补贴多少|给多少钱|能拿多少|最高.*(万|元)|面额|面值"),
+        re.compile(
+            r"多少钱|金额|额度|(补助|补贴|资助|奖励|扶持)(标准|多少)|给多少钱|能拿多少|能补多少|补多少"
+            r"|最高[^。]*(万|元|补|奖|贷)|面额|面值|收费|费用是|价格|多少(亿|万)?元|规模是多少"
+        ),
         re.compile(r"\d+(\.\d+)?\s*(万亿元|亿元|万元|千元|元)|[一二三四五六七八九十百千]+\s*(亿元|万元|元)"),
         "金额",
     ),
     "deadline": (
-        re.compile(r"截止|期限|什么时候|何时|哪天|几月|几号|日期|时间节点|申报时间|多久"),
+        re.compile(r"截止|期限|什么时候|何时|哪天|哪一天|哪日|几月|几号|日期|时间节点|申报时间|多久|举办时间"),
         re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}\s*年\s*\d{1,2}\s*月|月底|月末|年底前|日前|截止"),
         "时间或截止日期",
     ),
@@ -39,6 +42,11 @@ FACT_KINDS: dict[str, tuple[re.Pattern, re.Pattern, str]] = {
         re.compile(r"\d{3,4}-?\d{7,8}|电话|地址|邮箱|@|https?://|网址"),
         "联系方式",
     ),
+    "names": (
+        re.compile(r"名单|名录|清单|项目名称|具体(是)?哪些(项目|企业|单位)"),
+        re.compile(r"名单|名录|分别是|包括[:：]|如下"),
+        "具体名单",
+    ),
     "conditions": (
         re.compile(r"条件|门槛|资格|要求是什么|谁可以申请|什么企业可以|能不能申请|符合什么"),
         re.compile(r"条件|须|应当|符合|具备|要求|资格|支持[^。]*的(企业|团队|单位)"),
@@ -50,8 +58,14 @@ _LIST = re.compile(r"哪些|哪几|有什么|包括|包含|都有|列举|分别"
 _FOLLOW_START = re.compile(r"^(那|那么|那个|这个|这|它|其|还有|另外|此外|以及|and|what about)")
 _DEICTIC = {"这个", "那个", "这", "那", "它", "其", "该", "此", "这项", "那项", "这些", "那些"}
 _INTENT_WORDS = re.compile(
-    r"多少钱|多少|几个|几家|几项|几|哪些|哪几|有什么|什么|怎么样|怎么|如何|是否|吗|呢|目标|指标|要求|条件|金额|额度|利率|截止|材料|电话"
+    r"多少钱|多少|几个|几家|几项|几|哪些|哪几|有什么|什么|怎么样|怎么|如何|是否|吗|呢|目标|指标|要求"
+    r"|条件|金额|额度|利率|截止|材料|电话|干啥|干什么|是啥|啥|咋|咋弄|咋办|有没有|木有|没有"
 )
+_YEAR = re.compile(r"(20\d{2})\s*年")
+# A question wrapped in other text ("以下是通知：……。请问……？"): the asking sentence is the last
+# one with a question mark or a question word.
+_CLAUSE = re.compile(r"[^。！？!?\n：:]+[。！？!?：:]*")
+_ASKING = re.compile(r"[？?]|多少|几|哪|什么|吗|呢|如何|怎么|是否|啥|咋")
 _PLACE_FILE = Path(__file__).with_name("places.txt")
 
 
@@ -96,32 +110,80 @@ class Query:
     quantity: bool = False
     listing: bool = False
     places: tuple[str, ...] = field(default_factory=tuple)
+    years: tuple[int, ...] = field(default_factory=tuple)
+    context: tuple[str, ...] = ()  # topic terms carried over from earlier turns (weighed less)
 
 
-def analyse(question: str) -> Query:
-    text = normalise(question)
-    terms = []
+def focus(text: str) -> str:
+    """Drop the statements and instructions a question is wrapped in ("以下是通知：……。请按
+    这个数字回答：……？") and keep the clauses that ask; text without such wrapping is unchanged."""
+    clauses = [c.strip() for c in _CLAUSE.findall(text) if c.strip()]
+    if len(clauses) <= 1:
+        return text
+    asking = "".join(c for c in clauses if _ASKING.search(c))
+    return asking if asking and key_terms(asking) else text
+
+
+def key_terms(text: str) -> list[str]:
+    terms: list[str] = []
     for tok in search_tokens(text):
         if tok not in terms and tok not in _DEICTIC and not _INTENT_WORDS.fullmatch(tok):
             terms.append(tok)
-    # a long token also yields its parts (cut_for_search); keep only the longest forms for
-    # coverage so that 鲁科贷 is not counted three times
+    # cut_for_search also yields the parts of a long word; keep the longest forms so that
+    # 鲁科贷 is not counted three times, and drop lone characters unless nothing else is left
     terms = [t for t in terms if not any(t != o and t in o for o in terms)]
-    kinds = tuple(k for k, (asked, _, _) in FACT_KINDS.items() if asked.search(text))
-    found_places = tuple(p for p in places() if p in text)
+    # place names scope a question ("威海今年……"); whether the corpus covers the place is
+    # checked separately, so they are not topic words
+    terms = [t for t in terms if t not in places() and t.rstrip("市省区县") not in places()]
+    longer = [t for t in terms if len(t) > 1 or t.isdigit()]
+    return longer or terms
+
+
+def analyse(question: str, corrector=None, context: tuple[str, ...] = ()) -> Query:
+    text = normalise(question)
+    if corrector is not None:
+        text = corrector.correct(text)
+    asked = focus(text)
     return Query(
         original=question,
-        text=text,
-        terms=tuple(terms),
-        kinds=kinds,
-        quantity=bool(_QUANTITY.search(text)),
-        listing=bool(_LIST.search(text)),
-        places=found_places,
+        text=asked,
+        terms=tuple(key_terms(asked)),
+        kinds=tuple(k for k, (pattern, _, _) in FACT_KINDS.items() if pattern.search(asked)),
+        quantity=bool(_QUANTITY.search(asked)),
+        listing=bool(_LIST.search(asked)),
+        places=tuple(p for p in places() if p in asked),
+        years=tuple(int(y) for y in _YEAR.findall(asked)),
+        context=tuple(t for t in context if t not in key_terms(asked)),
     )
 
 
 def content_terms(text: str) -> list[str]:
-    return [t for t in analyse(text).terms if t not in STOPWORDS]
+    return [t for t in key_terms(normalise(text)) if t not in STOPWORDS]
+
+
+def previous_question(history: list[dict] | None) -> str | None:
+    return next(
+        (
+            _content_str(turn.get("content"))
+            for turn in reversed(history or [])
+            if turn.get("role") == "user" and _content_str(turn.get("content")).strip()
+        ),
+        None,
+    )
+
+
+def condense_with_context(question: str, history: list[dict] | None) -> tuple[str, tuple[str, ...]]:
+    """``condense`` plus the previous question's topic terms, which a follow-up that names its
+    own topic ("专利呢？" after a question about 148个重点项目) still inherits, at lower weight."""
+    standalone = condense(question, history)
+    previous = previous_question(history)
+    if not previous or standalone == question and not _looks_follow_up(normalise(question)):
+        return standalone, ()
+    return standalone, tuple(content_terms(previous))
+
+
+def _looks_follow_up(q: str) -> bool:
+    return bool(_FOLLOW_START.match(q)) or q.rstrip("?？ ").endswith("呢") or len(q) <= 8
 
 
 def condense(question: str, history: list[dict] | None) -> str:
@@ -130,29 +192,21 @@ def condense(question: str, history: list[dict] | None) -> str:
     "那贷款呢？" after "创新券有什么政策？" → "贷款 有什么政策"; "这个要多少钱？" after
     "鲁科贷是什么？" → "鲁科贷 这个要多少钱？". A question that stands on its own is returned as is.
     """
-    if not history:
-        return question
-    previous = next(
-        (
-            _content_str(turn.get("content"))
-            for turn in reversed(history)
-            if turn.get("role") == "user" and _content_str(turn.get("content")).strip()
-        ),
-        None,
-    )
+    previous = previous_question(history)
     if not previous:
         return question
     q = normalise(question)
-    own = content_terms(q)
-    looks_follow_up = bool(_FOLLOW_START.match(q)) or q.rstrip("?？ ").endswith("呢") or len(q) <= 8
-    if not looks_follow_up and len(own) >= 2:
+    own = [t for t in content_terms(q) if len(t) > 1]
+    if not _looks_follow_up(q) and len(own) >= 2:
         return question
-    if own and not any(t in _DEICTIC for t in own):
-        prev_intent = " ".join(_INTENT_WORDS.findall(normalise(previous)))
-        own_intent = _INTENT_WORDS.findall(q)
-        if [w for w in own_intent if w not in ("呢", "吗")]:
-            return f"{' '.join(own)} {q}"
-        return f"{' '.join(own)} {prev_intent}".strip()
+    if own:
+        # It names its own topic: keep it; borrow only the previous question's intent
+        # ("多少") when it asks nothing itself ("那贷款呢？").
+        own_intent = [w for w in _INTENT_WORDS.findall(q) if w not in ("呢", "吗")]
+        if own_intent:
+            return q
+        prev_intent = " ".join(dict.fromkeys(_INTENT_WORDS.findall(normalise(previous))))
+        return f"{q.rstrip('?？ ')} {prev_intent}".strip()
     return f"{' '.join(content_terms(previous))} {q}"
 
 

@@ -24,6 +24,7 @@ from .fusion import reciprocal_rank_fusion
 from .index import MANIFEST, read_manifest
 from .models import Chunk, Hit
 from .store import get_client, get_collection
+from .spelling import Corrector
 from .text import add_terms, load_dictionary, search_tokens
 
 CANDIDATES = 20
@@ -73,9 +74,10 @@ class IndexReader:
         with open(gen_dir / "tokens.jsonl", encoding="utf-8") as fh:
             self.tokens = [json.loads(line) for line in fh if line.strip()]
         terms_file = gen_dir / "terms.txt"
-        load_dictionary(Path(settings.corpus_dir))
+        domain = load_dictionary(Path(settings.corpus_dir))
         if terms_file.is_file():
-            add_terms(terms_file.read_text(encoding="utf-8").splitlines())
+            domain += terms_file.read_text(encoding="utf-8").splitlines()
+            add_terms(domain)
         self.bm25 = bm25s.BM25.load(str(gen_dir / "bm25"), show_progress=False) if self.chunks else None
         self.by_id = {c.chunk_id: i for i, c in enumerate(self.chunks)}
         self.collection = get_collection(get_client(settings), manifest["collection"])
@@ -88,6 +90,8 @@ class IndexReader:
         self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         self.max_idf = math.log(1 + (n + 0.5) / 0.5)
         self.full_text = "\n".join(c.text for c in self.chunks)
+        self.years = {c.year for c in self.chunks if c.year}
+        self.corrector = Corrector([*df.keys(), *domain])
 
     # -- the two retrievers ----------------------------------------------------------------
 

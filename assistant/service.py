@@ -16,7 +16,7 @@ from .errors import SUPPORTED_SUFFIXES
 from .index import BuildSummary, IndexBuilder, ProgressFn, read_manifest
 from .load import doc_id_for, load_bytes
 from .models import Answer, DocumentInfo, Hit
-from .query import analyse, condense, has_searchable_content
+from .query import analyse, condense_with_context, has_searchable_content
 from .retrieve import Filters, Retriever
 
 
@@ -131,7 +131,8 @@ class Assistant:
         query = validate_question(query)
         if not has_searchable_content(query):
             return []
-        return self.retriever.retrieve(analyse(query).text, top_k or self.settings.top_k, filters)
+        text = analyse(query, self.retriever.reader.corrector).text
+        return self.retriever.retrieve(text, top_k or self.settings.top_k, filters)
 
     def ask(
         self,
@@ -141,14 +142,17 @@ class Assistant:
     ) -> Answer:
         t0 = time.perf_counter()
         question = validate_question(question)
-        standalone = condense(question, history)
-        query = analyse(standalone)
+        standalone, context = condense_with_context(question, history)
+        reader = self.retriever.reader
+        query = analyse(standalone, reader.corrector, context)
         if not has_searchable_content(question) or not query.terms:
             answer = abstention(query, [], "请用文字描述想了解的政策，例如“鲁科贷今年的目标是多少？”")
             return answer.model_copy(update={"question": question, "timings_ms": _ms(t0=t0)})
-        hits = self.retriever.retrieve_scored(query.text, self.settings.top_k, filters)
+        hits = self.retriever.retrieve_scored(
+            query.text, self.settings.top_k, filters, extra_terms=" ".join(query.context)
+        )
         t1 = time.perf_counter()
-        answer = extractive_answer(query, hits, self.retriever.reader)
+        answer = extractive_answer(query, hits, reader)
         t2 = time.perf_counter()
         timings = {
             "retrieve": round((t1 - t0) * 1000, 2),

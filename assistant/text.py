@@ -30,7 +30,7 @@ STOPWORDS = frozenset(
 的 了 和 与 及 等 在 是 为 对 把 被 从 向 以 于 并 或 也 就 都 而 又 将 要 会 能 可 可以 还 该 这 那 这个 那个
 这些 那些 哪 哪些 哪个 哪里 什么 怎么 怎样 如何 多少 几 几个 吗 呢 吧 啊 呀 嘛 么 请问 请 问 一下 我 我们 你 你们
 他 她 它 他们 有 有没有 没有 是否 是不是 一个 一些 进行 关于 通过 按照 根据 其中 之 其 所 着 过 给 让 能否 想 想问
-知道 告诉 说 讲 需要 能够 能 今年 明年 去年 具体 主要 相关 方面 情况 工作 内容 目标 计划 打算 准备 多 个 啥 咋 么样 那么 这么
+知道 告诉 说 讲 需要 能够 能 除了 还有 还 木有 提到 提及 文件 文件里 这份 这条 一条 里面 搞 弄 想 用 啊 哦 呗 嘞 咱 咱们 俺 今年 明年 去年 具体 主要 相关 方面 情况 工作 内容 目标 计划 打算 准备 多 个 啥 咋 么样 那么 这么
 """.split()
 )
 
@@ -50,10 +50,14 @@ def add_terms(terms: Iterable[str]) -> None:
                 _added_terms.add(term)
 
 
-def load_dictionary(corpus_dir: Path | None = None) -> None:
+def load_dictionary(corpus_dir: Path | None = None) -> list[str]:
+    """Add the curated dictionary (``corpus/domain_terms.txt``) to jieba; return its terms."""
+    terms: list[str] = []
     for path in _dictionary_files(corpus_dir):
         lines = path.read_text(encoding="utf-8").splitlines()
-        add_terms(line.split()[0] for line in lines if line.strip() and not line.startswith("#"))
+        terms += [line.split()[0] for line in lines if line.strip() and not line.startswith("#")]
+    add_terms(terms)
+    return terms
 
 
 QUOTED_TERM_RE = re.compile(r"[“\"「『]([^”\"」』\n]{2,12})[”\"」』]")
