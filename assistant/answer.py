@@ -16,10 +16,11 @@ from pathlib import Path
 from .models import Answer, Citation
 from .query import FACT_KINDS, Query
 from .retrieve import IndexReader, Scored
-from .text import NUMBER_RE, sentences
+from .text import NUMBER_RE, is_word, sentences
 
 CONTEXT_WEIGHT = 0.3  # weight of a topic term inherited from an earlier turn
 MISSING_WEIGHT = 0.5  # share of full weight for a key term the corpus never uses
+MISSING_FRAGMENT_WEIGHT = 0.15  # … when the term is not a dictionary word either
 MIN_COVERAGE = 0.5  # share of the question's key-term weight a quoted sentence must carry
 SECOND_SENTENCE = 0.8  # a further sentence must score this share of the best
 MAX_SENTENCES = 3
@@ -66,8 +67,10 @@ class TermWeights:
                 else:
                     # Unknown to the corpus. Filler ("咋弄", "口号") and real gaps ("税率") look
                     # alike here; the fact-kind and place checks catch the gaps, so this term
-                    # only dilutes coverage rather than deciding alone.
-                    self.weights[term] = reader.max_idf * MISSING_WEIGHT
+                    # only dilutes coverage rather than deciding alone — and a fragment that
+                    # is not even a word (jieba's HMM output such as "人到") dilutes less.
+                    share = MISSING_WEIGHT if is_word(term) else MISSING_FRAGMENT_WEIGHT
+                    self.weights[term] = reader.max_idf * share
                     self.missing.append(term)
         self.total = sum(self.weights.values()) or 1.0
         # earlier turns' topic: helps choose between sentences, never needed to answer
@@ -113,13 +116,16 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
     out = []
     for rank, scored in enumerate(hits):
         chunk = scored.chunk
-        section_cov = weights.coverage(chunk.section) * 0.5
         for s, e in sentences(chunk.text):
             sent = chunk.text[s:e]
             if _HEADING_ONLY.match(sent) and len(sent) < 32:
                 continue
-            cov = weights.coverage(sent)
-            score = max(cov, section_cov + cov * 0.5) + weights.context_bonus(sent)
+            # a sentence is read in its context: under "13.优化全周期科技金融服务" or a
+            # heading "鲁科贷", the heading's words count as covered (for the gate), while the
+            # ranking still prefers sentences that say the words themselves
+            own = weights.coverage(sent)
+            cov = weights.coverage(f"{chunk.section} {sent}")
+            score = 0.6 * own + 0.4 * cov + weights.context_bonus(sent)
             if q_bigrams:
                 score += 0.15 * len(q_bigrams & _bigrams(sent)) / len(q_bigrams)
             if query.quantity and NUMBER_RE.search(sent):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Self
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -34,8 +35,12 @@ class NaiveBaseline:
 
         documents = load_corpus(Path(settings.corpus_dir)).documents
         if not documents:
-            raise IndexBuildError(f"基线无法建立：语料目录 {settings.corpus_dir} 中没有可读取的文件")
-        splitter = RecursiveCharacterTextSplitter(chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP)
+            raise IndexBuildError(
+                f"基线无法建立：语料目录 {settings.corpus_dir} 中没有可读取的文件"
+            )
+        splitter = RecursiveCharacterTextSplitter(
+            chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP
+        )
         self.chunks = splitter.split_documents(documents)
         self.embedder = get_embedder(settings)
         self._tmp = tempfile.TemporaryDirectory(prefix="pa-baseline-")
@@ -71,7 +76,7 @@ class NaiveBaseline:
     def close(self) -> None:
         self._tmp.cleanup()
 
-    def __enter__(self) -> NaiveBaseline:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -42,6 +42,11 @@ FACT_KINDS: dict[str, tuple[re.Pattern, re.Pattern, str]] = {
         re.compile(r"\d{3,4}-?\d{7,8}|电话|地址|邮箱|@|https?://|网址"),
         "联系方式",
     ),
+    "cap": (
+        re.compile(r"单个|每家|每个企业|每户|每人|每年最多|一家企业|最多能|最高能|上限|封顶"),
+        re.compile(r"每家|每个|单个|每户|每人|最高|上限|不超过|最多"),
+        "单个对象的上限",
+    ),
     "names": (
         re.compile(r"名单|名录|清单|项目名称|具体(是)?哪些(项目|企业|单位)"),
         re.compile(r"名单|名录|分别是|包括[:：]|如下"),
@@ -58,7 +63,7 @@ _LIST = re.compile(r"哪些|哪几|有什么|包括|包含|都有|列举|分别"
 _FOLLOW_START = re.compile(r"^(那|那么|那个|这个|这|它|其|还有|另外|此外|以及|and|what about)")
 _DEICTIC = {"这个", "那个", "这", "那", "它", "其", "该", "此", "这项", "那项", "这些", "那些"}
 _INTENT_WORDS = re.compile(
-    r"多少钱|多少|几个|几家|几项|几|哪些|哪几|有什么|什么|怎么样|怎么|如何|是否|吗|呢|目标|指标|要求"
+    r"多少钱|多少|几个|几家|几项|几|哪些|哪几|哪里|哪儿|在哪|哪|有什么|什么|怎么样|怎么|如何|是否|吗|呢|目标|指标|要求"
     r"|条件|金额|额度|利率|截止|材料|电话|干啥|干什么|是啥|啥|咋|咋弄|咋办|有没有|木有|没有"
 )
 _YEAR = re.compile(r"(20\d{2})\s*年")
@@ -139,15 +144,40 @@ def key_terms(text: str) -> list[str]:
     return longer or terms
 
 
-def analyse(question: str, corrector=None, context: tuple[str, ...] = ()) -> Query:
+def rescue_terms(text: str, terms: list[str], vocabulary) -> list[str]:
+    """Add corpus words that jieba's segmentation of the question cut apart ("和日韩" →
+    "和日/韩" hides 日韩), dropping the non-word fragments they overlap."""
+    found = []
+    for size in range(6, 1, -1):
+        for i in range(len(text) - size + 1):
+            piece = text[i : i + size]
+            if piece in vocabulary and not any(piece in t for t in terms + found):
+                found.append(piece)
+    if not found:
+        return terms
+    kept = [t for t in terms if t in vocabulary or not any(_overlap(t, f, text) for f in found)]
+    return kept + [f for f in found if not any(f in k for k in kept)]
+
+
+def _overlap(a: str, b: str, text: str) -> bool:
+    ia, ib = text.find(a), text.find(b)
+    return ia != -1 and ib != -1 and ia < ib + len(b) and ib < ia + len(a)
+
+
+def analyse(
+    question: str, corrector=None, context: tuple[str, ...] = (), vocabulary=None
+) -> Query:
     text = normalise(question)
     if corrector is not None:
         text = corrector.correct(text)
     asked = focus(text)
+    terms = key_terms(asked)
+    if vocabulary is not None:
+        terms = rescue_terms(asked, terms, vocabulary)
     return Query(
         original=question,
         text=asked,
-        terms=tuple(key_terms(asked)),
+        terms=tuple(terms),
         kinds=tuple(k for k, (pattern, _, _) in FACT_KINDS.items() if pattern.search(asked)),
         quantity=bool(_QUANTITY.search(asked)),
         listing=bool(_LIST.search(asked)),

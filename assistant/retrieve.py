@@ -25,7 +25,7 @@ from .index import MANIFEST, read_manifest
 from .models import Chunk, Hit
 from .store import get_client, get_collection
 from .spelling import Corrector
-from .text import add_terms, load_dictionary, search_tokens
+from .text import STOPWORDS, add_terms, load_dictionary, search_tokens
 
 CANDIDATES = 20
 
@@ -92,6 +92,10 @@ class IndexReader:
         self.full_text = "\n".join(c.text for c in self.chunks)
         self.years = {c.year for c in self.chunks if c.year}
         self.corrector = Corrector([*df.keys(), *domain])
+        # words worth finding inside a question even when jieba splits it differently
+        self.vocabulary = frozenset(
+            t for t in [*df.keys(), *domain] if len(t) >= 2 and not t.isascii() and t not in STOPWORDS
+        )
 
     # -- the two retrievers ----------------------------------------------------------------
 

@@ -144,7 +144,7 @@ class Assistant:
         question = validate_question(question)
         standalone, context = condense_with_context(question, history)
         reader = self.retriever.reader
-        query = analyse(standalone, reader.corrector, context)
+        query = analyse(standalone, reader.corrector, context, reader.vocabulary)
         if not has_searchable_content(question) or not query.terms:
             answer = abstention(query, [], "请用文字描述想了解的政策，例如“鲁科贷今年的目标是多少？”")
             return answer.model_copy(update={"question": question, "timings_ms": _ms(t0=t0)})

@@ -82,6 +82,11 @@ def cut(text: str) -> list[str]:
     return list(_cut(text))
 
 
+def is_word(token: str) -> bool:
+    """Whether jieba knows ``token`` as a word (not a fragment its HMM glued together)."""
+    return bool(jieba.get_FREQ(token)) or token.isascii()
+
+
 def search_tokens(text: str) -> list[str]:
     """Keyword tokens: ``jieba.cut_for_search`` minus punctuation and stopwords, lower-cased."""
     out = []

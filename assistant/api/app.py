@@ -1,0 +1,87 @@
+"""``create_app()``: one FastAPI app with the JSON API, the OpenAI-compatible endpoint, health and
+metrics, the WeChat callbacks (when that package is present) and the Gradio UI at ``/ui``.
+
+``policy-assistant serve`` runs it with uvicorn; ``uvicorn --factory assistant.api.app:create_app``
+does the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+from ..config import Settings, get_settings
+from ..errors import AssistantError
+from ..service import Assistant
+from . import handlers
+from .metrics import Metrics, MetricsMiddleware
+from .routes import ask, documents, health, openai
+
+log = logging.getLogger("assistant.api")
+
+DESCRIPTION = """威海科技政策问答助手：基于已收录政策文件的问答，每个回答都注明出处；文件中没有依据时如实说明。
+
+- `POST /v1/ask` 提问 · `POST /v1/search` 检索 · `/v1/documents` 文档管理（上传、删除需管理密钥）
+- `POST /v1/chat/completions` OpenAI 兼容接口（模型 `policy-assistant`），可接入各类机器人框架
+- 网页界面：[/ui](/ui)
+"""
+
+
+def _warm_up(assistant: Assistant) -> None:
+    """Open the index and load the embedder now, so the first user does not wait for it."""
+    try:
+        assistant.search("科技创新")
+    except AssistantError as exc:
+        log.warning("索引尚不可用：%s", exc)
+
+
+def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no calls home
+    settings = settings or (assistant.settings if assistant else get_settings())
+    assistant = assistant or Assistant(settings)
+    metrics = Metrics(assistant.documents)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await run_in_threadpool(_warm_up, assistant)
+        yield
+
+    app = FastAPI(
+        title="威海科技政策问答助手",
+        description=DESCRIPTION,
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+    )
+    app.state.settings = settings
+    app.state.assistant = assistant
+    app.state.metrics = metrics
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    handlers.install(app)
+
+    app.include_router(ask.router)
+    app.include_router(documents.router)
+    app.include_router(openai.router)
+    app.include_router(health.router)
+    # ── /v1/targets (指标台账): the targets work adds its router here. ──
+
+    try:
+        from ..wechat import build_router
+    except ImportError:  # the WeChat adapter is optional until it lands
+        pass
+    else:
+        app.include_router(build_router(lambda: app.state.assistant, settings))
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/ui/")
+
+    from ui.app import mount_ui  # gradio imports slowly; only the serving process needs it
+
+    mount_ui(app, assistant, settings, path="/ui", metrics=metrics)
+    return app

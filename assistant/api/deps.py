@@ -1,0 +1,75 @@
+"""Dependencies shared by the routes, as ``Annotated`` aliases: the assistant, settings, metrics,
+and the two key checks (admin key for document changes, optional keys for the OpenAI endpoint)."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ..config import Settings
+from ..errors import AuthError
+from ..service import Assistant
+from .metrics import Metrics
+
+_bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <密钥>")
+
+
+def get_assistant(request: Request) -> Assistant:
+    return request.app.state.assistant
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics
+
+
+AssistantDep = Annotated[Assistant, Depends(get_assistant)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _matches(presented: str, expected: str) -> bool:
+    # bytes, so a non-ASCII guess cannot raise; constant time, so timing reveals nothing
+    return hmac.compare_digest(presented.encode(), expected.encode())
+
+
+def check_admin_key(settings: Settings, presented: str | None) -> None:
+    """Raise ``AuthError`` unless ``presented`` is the admin key (``PA_API_KEY``).
+    Shared by the API and the UI's document tab."""
+    if not settings.api_key:
+        raise AuthError("服务未配置管理密钥（PA_API_KEY），上传和删除功能已停用")
+    if not presented:
+        raise AuthError("缺少管理密钥：请在请求头中提供 Authorization: Bearer <PA_API_KEY>")
+    if not _matches(presented, settings.api_key):
+        raise AuthError("管理密钥错误")
+
+
+def openai_keys(settings: Settings) -> list[str]:
+    return [k.strip() for k in (settings.openai_keys or "").split(",") if k.strip()]
+
+
+def require_admin(settings: SettingsDep, credentials: Credentials) -> None:
+    check_admin_key(settings, credentials.credentials if credentials else None)
+
+
+def require_openai_key(settings: SettingsDep, credentials: Credentials) -> None:
+    """Open when ``PA_OPENAI_KEYS`` is unset; otherwise the bearer key must be one of them."""
+    keys = openai_keys(settings)
+    if not keys:
+        return
+    if credentials is None:
+        raise AuthError("缺少 API 密钥：请提供 Authorization: Bearer <密钥>")
+    # compare with every key (no early exit) so timing does not tell which one was close
+    if not any([_matches(credentials.credentials, k) for k in keys]):  # noqa: C419
+        raise AuthError("API 密钥无效")
+
+
+AdminKey = Depends(require_admin)
+OpenAIKey = Depends(require_openai_key)

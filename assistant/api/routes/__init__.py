@@ -1,0 +1,1 @@
+"""One module per resource: ask/search, documents, the OpenAI-compatible chat, health."""

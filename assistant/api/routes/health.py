@@ -1,0 +1,29 @@
+"""``GET /healthz`` (ready when the index can answer) and ``GET /metrics`` (Prometheus text)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from ...errors import AssistantError
+from ..deps import AssistantDep, MetricsDep, SettingsDep
+from ..schemas import Health
+
+router = APIRouter(tags=["运维"])
+
+
+@router.get("/healthz", response_model=Health, summary="健康检查")
+def healthz(assistant: AssistantDep, settings: SettingsDep):
+    mode = "llm" if settings.llm_enabled else "extractive"
+    try:
+        assistant.retriever.reader  # noqa: B018 - opens (or re-opens) the current index
+        docs = assistant.documents()
+    except AssistantError as exc:
+        body = Health(status="not_ready", mode=mode, detail=str(exc))
+        return JSONResponse(body.model_dump(), status_code=503)
+    return Health(status="ok", documents=len(docs), chunks=sum(d.chunks for d in docs), mode=mode)
+
+
+@router.get("/metrics", summary="Prometheus 指标", response_class=Response)
+def metrics(registry: MetricsDep) -> Response:
+    return Response(registry.render(), media_type=registry.content_type)

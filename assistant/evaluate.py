@@ -1,0 +1,751 @@
+"""Regression evals: run the Q&A set through the product (and optionally the naive baseline),
+grade every case, gate on ``evals/thresholds.toml``, and write ``report.md`` + ``report.png``.
+
+Grading is string matching after normalisation (NFKC, all whitespace removed), so full-width
+and ASCII punctuation or a line break inside a quote never decide a case:
+
+- retrieval: a hit matches when its text contains the case's ``evidence``; hit@k and MRR over
+  the top 5 (answerable cases; follow-ups are condensed with their history, as ``ask`` does);
+- facts: every fact (``a|b`` = either) appears in a non-abstaining answer;
+- citation: the first citation's text contains the evidence;
+- abstention: positive = abstained (``InvalidQuestionError`` counts as a correct refusal),
+  gold positive = ``answerable: false``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import tomllib
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .config import Settings, get_settings
+from .errors import ConfigError, InvalidQuestionError
+
+TOP_K = 5
+BASELINE_NOTE = (
+    "基线为 LangChain 教程式流水线：500/50 字切块、Chroma、同一嵌入模型、仅向量检索，"
+    "以排第一的切块作答并作为引用，从不拒答；多轮追问只看本轮问题。"
+)
+_ROOT = Path(__file__).resolve().parents[1]
+
+CATEGORY_LABELS = {
+    "target": "指标",
+    "finance": "金融与贷款",
+    "inclusive": "创新券/普惠",
+    "institution": "机构与名单",
+    "colloquial": "口语化",
+    "followup": "多轮追问",
+    "unanswerable": "无法回答",
+    "adversarial": "对抗性",
+}
+CATEGORY_EN = {"inclusive": "inclusive", "colloquial": "colloquial", "followup": "follow-up"}
+METRIC_LABELS = {
+    "hit_at_1": "检索 hit@1",
+    "hit_at_3": "检索 hit@3",
+    "hit_at_5": "检索 hit@5",
+    "mrr": "检索 MRR",
+    "fact_accuracy": "事实准确率",
+    "citation_accuracy": "引用准确率",
+    "correctness": "答对率",
+    "abstention_precision": "拒答精确率",
+    "abstention_recall": "拒答召回率",
+    "false_abstention_rate": "误拒答率",
+    "median_answer_chars": "回答长度中位数（字）",
+    "latency_p50_ms": "延迟 p50（毫秒）",
+    "latency_p95_ms": "延迟 p95（毫秒）",
+}
+
+
+# -- the set ---------------------------------------------------------------------------------
+
+
+class EvalCase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    question: str
+    category: str
+    answerable: bool
+    facts: list[str] = []
+    evidence: str = ""
+    history: list[dict] | None = None
+
+
+def load_set(path: Path) -> list[EvalCase]:
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"无法读取问答集 {path}：{exc.strerror or exc}") from exc
+    cases, seen = [], set()
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            case = EvalCase.model_validate_json(line)
+        except ValidationError as exc:
+            raise ConfigError(
+                f"问答集 {path} 第 {n} 行格式不正确：{exc.errors()[0]['msg']}"
+            ) from exc
+        if case.id in seen:
+            raise ConfigError(f"问答集 {path} 第 {n} 行：id {case.id} 重复")
+        if case.answerable and not (case.facts and case.evidence):
+            raise ConfigError(f"问答集 {path} 第 {n} 行：可回答的问题必须有 facts 和 evidence")
+        seen.add(case.id)
+        cases.append(case)
+    if not cases:
+        raise ConfigError(f"问答集 {path} 是空的")
+    return cases
+
+
+# -- grading ---------------------------------------------------------------------------------
+
+
+def normalise(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def contains(haystack: str | None, needle: str) -> bool:
+    return bool(haystack) and normalise(needle) in normalise(haystack)
+
+
+def facts_present(answer: str, facts: Sequence[str]) -> bool:
+    """Every fact appears; ``"148个|148"`` accepts either alternative."""
+    return all(any(contains(answer, alt) for alt in fact.split("|") if alt) for fact in facts)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one system did on one case."""
+
+    answer: str
+    abstained: bool
+    latency_ms: float
+    cited: str | None = None  # text of the first citation
+    cited_section: str = ""
+    hits: tuple[str, ...] = ()  # texts of the top-5 retrieved chunks, best first
+    refused: bool = False  # InvalidQuestionError: a refusal before answering
+
+
+@dataclass(frozen=True)
+class Graded:
+    case: EvalCase
+    outcome: Outcome
+    rank: int | None  # 1-based rank of the first hit holding the evidence (answerable only)
+    facts_ok: bool | None  # None for unanswerable cases
+    citation_ok: bool | None
+
+    @property
+    def correct(self) -> bool:
+        """Answerable: the facts are there. Unanswerable: it abstained."""
+        return bool(self.facts_ok) if self.case.answerable else self.outcome.abstained
+
+    @property
+    def problems(self) -> list[str]:
+        out = []
+        if not self.case.answerable:
+            if not self.outcome.abstained:
+                out.append("未拒答")
+            return out
+        if self.outcome.abstained:
+            out.append("误拒答")
+        elif not self.facts_ok:
+            out.append("事实缺失")
+        if not self.citation_ok:
+            out.append("引用不含依据")
+        if self.rank is None:
+            out.append(f"检索前 {TOP_K} 未命中")
+        return out
+
+
+def grade(case: EvalCase, outcome: Outcome) -> Graded:
+    if not case.answerable:
+        return Graded(case, outcome, rank=None, facts_ok=None, citation_ok=None)
+    rank = next(
+        (i for i, text in enumerate(outcome.hits[:TOP_K], 1) if contains(text, case.evidence)), None
+    )
+    return Graded(
+        case,
+        outcome,
+        rank=rank,
+        facts_ok=not outcome.abstained and facts_present(outcome.answer, case.facts),
+        citation_ok=contains(outcome.cited, case.evidence),
+    )
+
+
+class Metrics(BaseModel):
+    """Figures over a group of graded cases; ``None`` where a figure has no denominator."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cases: int
+    answerable: int
+    hit_at_1: float | None
+    hit_at_3: float | None
+    hit_at_5: float | None
+    mrr: float | None
+    fact_accuracy: float | None
+    citation_accuracy: float | None
+    correctness: float | None
+    abstention_precision: float | None
+    abstention_recall: float | None
+    false_abstention_rate: float | None
+    median_answer_chars: float | None
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+
+
+def _rate(flags: Sequence[bool]) -> float | None:
+    return round(sum(flags) / len(flags), 4) if flags else None
+
+
+def summarise(graded: Sequence[Graded]) -> Metrics:
+    ans = [g for g in graded if g.case.answerable]
+    unans = [g for g in graded if not g.case.answerable]
+    abstained = [g for g in graded if g.outcome.abstained]
+    lengths = [len(g.outcome.answer) for g in graded if not g.outcome.refused]
+    latencies = [g.outcome.latency_ms for g in graded]
+    return Metrics(
+        cases=len(graded),
+        answerable=len(ans),
+        hit_at_1=_rate([g.rank is not None and g.rank <= 1 for g in ans]),
+        hit_at_3=_rate([g.rank is not None and g.rank <= 3 for g in ans]),
+        hit_at_5=_rate([g.rank is not None for g in ans]),
+        mrr=round(sum(1 / g.rank for g in ans if g.rank) / len(ans), 4) if ans else None,
+        fact_accuracy=_rate([bool(g.facts_ok) for g in ans]),
+        citation_accuracy=_rate([bool(g.citation_ok) for g in ans]),
+        correctness=_rate([g.correct for g in graded]),
+        abstention_precision=_rate([not g.case.answerable for g in abstained]),
+        abstention_recall=_rate([g.outcome.abstained for g in unans]),
+        false_abstention_rate=_rate([g.outcome.abstained for g in ans]),
+        median_answer_chars=float(statistics.median(lengths)) if lengths else None,
+        latency_p50_ms=round(float(np.percentile(latencies, 50)), 1) if latencies else None,
+        latency_p95_ms=round(float(np.percentile(latencies, 95)), 1) if latencies else None,
+    )
+
+
+def by_category(graded: Sequence[Graded]) -> dict[str, Metrics]:
+    groups: dict[str, list[Graded]] = {}
+    for g in graded:
+        groups.setdefault(g.case.category, []).append(g)
+    return {cat: summarise(items) for cat, items in groups.items()}
+
+
+# -- running the two systems -----------------------------------------------------------------
+
+
+def run_ours(assistant, case: EvalCase) -> Outcome:
+    from .query import condense
+
+    t0 = time.perf_counter()
+    try:
+        answer = assistant.ask(case.question, history=case.history)
+    except InvalidQuestionError as exc:
+        latency = (time.perf_counter() - t0) * 1000
+        return Outcome(answer=str(exc), abstained=True, latency_ms=latency, refused=True)
+    latency = (time.perf_counter() - t0) * 1000
+    hits: tuple[str, ...] = ()
+    if case.answerable:  # retrieval is graded by evidence, which only answerable cases have
+        try:
+            query = condense(case.question.strip(), case.history)
+            hits = tuple(h.text for h in assistant.search(query, top_k=TOP_K))
+        except InvalidQuestionError:
+            pass
+    first = answer.citations[0] if answer.citations else None
+    return Outcome(
+        answer=answer.answer,
+        abstained=answer.abstained,
+        latency_ms=latency,
+        cited=first.text if first else None,
+        cited_section=first.section if first else "",
+        hits=hits,
+    )
+
+
+def run_baseline(baseline, case: EvalCase) -> Outcome:
+    """The baseline sees the bare question (the tutorial has no condensing) and never abstains."""
+    t0 = time.perf_counter()
+    hits = tuple(baseline.search(case.question, top_k=TOP_K))
+    latency = (time.perf_counter() - t0) * 1000
+    top = hits[0] if hits else ""
+    return Outcome(answer=top, abstained=False, latency_ms=latency, cited=top, hits=hits)
+
+
+@dataclass
+class SystemResult:
+    graded: list[Graded]
+    overall: Metrics
+    categories: dict[str, Metrics]
+
+    @classmethod
+    def of(cls, graded: list[Graded]) -> SystemResult:
+        return cls(graded, summarise(graded), by_category(graded))
+
+
+@dataclass
+class EvalRun:
+    meta: dict
+    ours: SystemResult
+    baseline: SystemResult | None = None
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed is not False for c in self.checks)
+
+
+def evaluate(
+    cases: Sequence[EvalCase],
+    assistant,
+    baseline=None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[SystemResult, SystemResult | None]:
+    say = progress or (lambda _msg: None)
+    # warm-up: the first call loads the index, jieba and the embedder; keep that out of latency
+    assistant.search("科技创新", top_k=1)
+    say(f"评测本产品：{len(cases)} 条")
+    ours = SystemResult.of([grade(c, run_ours(assistant, c)) for c in cases])
+    base = None
+    if baseline is not None:
+        say(f"评测朴素基线：{len(cases)} 条")
+        base = SystemResult.of([grade(c, run_baseline(baseline, c)) for c in cases])
+    return ours, base
+
+
+# -- thresholds ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    metric: str
+    rule: str  # "≥ 0.9", "≤ 0.05", "> 基线"
+    value: float | None
+    limit: float | None
+    passed: bool | None  # None: not applicable (no denominator, or no baseline run)
+
+
+def load_thresholds(path: Path) -> dict:
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"无法读取阈值文件 {path}：{exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"阈值文件 {path} 格式不正确：{exc}") from exc
+    known = set(Metrics.model_fields) - {"cases", "answerable"}
+    names = [
+        *data.get("min", {}),
+        *data.get("max", {}),
+        *data.get("baseline", {}).get("strictly_better", []),
+    ]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(
+            f"阈值文件 {path} 中有未知指标 {', '.join(unknown)}（可用：{', '.join(sorted(known))}）"
+        )
+    return data
+
+
+def check_thresholds(thresholds: dict, ours: Metrics, baseline: Metrics | None) -> list[Check]:
+    checks = []
+    for name, limit in thresholds.get("min", {}).items():
+        value = getattr(ours, name)
+        checks.append(
+            Check(name, f"≥ {limit}", value, limit, None if value is None else value >= limit)
+        )
+    for name, limit in thresholds.get("max", {}).items():
+        value = getattr(ours, name)
+        checks.append(
+            Check(name, f"≤ {limit}", value, limit, None if value is None else value <= limit)
+        )
+    for name in thresholds.get("baseline", {}).get("strictly_better", []):
+        value = getattr(ours, name)
+        other = getattr(baseline, name) if baseline else None
+        ok = None if value is None or other is None else value > other
+        checks.append(Check(name, "> 基线", value, other, ok))
+    return checks
+
+
+# -- the command -----------------------------------------------------------------------------
+
+
+def run_metadata(set_path: Path, cases: Sequence[EvalCase], settings: Settings) -> dict:
+    def git(*args: str) -> str:
+        try:
+            out = subprocess.run(
+                ["git", "-C", str(_ROOT), *args],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if commit and git("status", "--porcelain", "--untracked-files=no"):
+        commit += "（工作区有未提交的修改）"
+    from .embed import get_embedder
+
+    return {
+        "date": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %z"),
+        "commit": commit or "未知",
+        "machine": f"{platform.platform()}，{os.cpu_count()} 核，Python {platform.python_version()}",
+        "set": str(set_path),
+        "cases": len(cases),
+        "answerable": sum(c.answerable for c in cases),
+        "embedder": getattr(get_embedder(settings), "embedder_id", settings.embedder),
+        "set_warnings": set_warnings(cases, settings),
+    }
+
+
+def set_warnings(cases: Sequence[EvalCase], settings: Settings) -> list[str]:
+    """Cases whose evidence is not in any loaded document: no system can cite them."""
+    from .load import load_corpus
+
+    text = normalise(
+        "".join(d.page_content for d in load_corpus(Path(settings.corpus_dir)).documents)
+    )
+    return [
+        f"{c.id}：依据「{c.evidence}」不在语料正文中（无法被检索或引用）"
+        for c in cases
+        if c.evidence and normalise(c.evidence) not in text
+    ]
+
+
+def run_eval_command(
+    set_path: Path,
+    baseline: bool,
+    json_out: bool,
+    report: Path | None,
+    thresholds: Path,
+    settings: Settings | None = None,
+) -> int:
+    """``policy-assistant eval``: returns the exit code (1 when a threshold is missed)."""
+    from .service import Assistant
+
+    settings = settings or get_settings()
+    cases = load_set(set_path)
+    limits = load_thresholds(thresholds)  # fail fast, before the long run
+
+    def say(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    t0 = time.perf_counter()
+    meta = run_metadata(set_path, cases, settings)
+    naive = None
+    if baseline:
+        from .baseline import NaiveBaseline
+
+        say("建立朴素基线（切块 500/50 + Chroma + 同一嵌入模型）……")
+        tb = time.perf_counter()
+        naive = NaiveBaseline(settings)
+        meta["baseline_build_s"] = round(time.perf_counter() - tb, 1)
+        meta["baseline_chunks"] = len(naive.chunks)
+    try:
+        ours, base = evaluate(cases, Assistant(settings), naive, progress=say)
+    finally:
+        if naive is not None:
+            naive.close()
+    meta["seconds"] = round(time.perf_counter() - t0, 1)
+    run = EvalRun(meta, ours, base)
+    run.checks = check_thresholds(limits, ours.overall, base.overall if base else None)
+    if report is not None:
+        write_report(run, Path(report))
+        say(f"报告已写入 {Path(report) / 'report.md'}")
+    if json_out:
+        print(json.dumps(run_as_dict(run), ensure_ascii=False, indent=2))
+    else:
+        print_summary(run)
+    return 0 if run.passed else 1
+
+
+def run_as_dict(run: EvalRun) -> dict:
+    def pair(a: Metrics, b: Metrics | None) -> dict:
+        return {"ours": a.model_dump(), **({"baseline": b.model_dump()} if b else {})}
+
+    base = run.baseline
+    return {
+        "meta": run.meta,
+        "passed": run.passed,
+        "checks": [asdict(c) for c in run.checks],
+        "overall": pair(run.ours.overall, base.overall if base else None),
+        "categories": {
+            cat: pair(m, base.categories.get(cat) if base else None)
+            for cat, m in run.ours.categories.items()
+        },
+        "failures": [failure_dict(g) for g in run.ours.graded if g.problems],
+    }
+
+
+def failure_dict(g: Graded) -> dict:
+    return {
+        "id": g.case.id,
+        "category": g.case.category,
+        "question": g.case.question,
+        "problems": g.problems,
+        "facts": g.case.facts,
+        "evidence": g.case.evidence,
+        "answer": g.outcome.answer,
+        "abstained": g.outcome.abstained,
+        "cited": g.outcome.cited,
+        "cited_section": g.outcome.cited_section,
+        "rank": g.rank,
+    }
+
+
+def fmt(value: float | None, metric: str = "") -> str:
+    if value is None:
+        return "—"
+    if metric.endswith(("_ms", "_chars")):
+        return f"{value:.0f}" if metric.endswith("_chars") else f"{value:.1f}"
+    return f"{value:.3f}"
+
+
+def _rule(check: Check) -> str:
+    if check.rule.startswith(">") and check.limit is not None:
+        return f"{check.rule} {fmt(check.limit)}"
+    return check.rule
+
+
+def print_summary(run: EvalRun) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=sys.stdout, width=120, highlight=False)
+    base = run.baseline
+    table = Table(
+        box=box.SIMPLE,
+        title=f"问答回归评测（{run.meta['cases']} 条，用时 {run.meta['seconds']} 秒）",
+    )
+    table.add_column("指标")
+    table.add_column("本产品", justify="right")
+    if base:
+        table.add_column("基线", justify="right")
+    for name, label in METRIC_LABELS.items():
+        row = [label, fmt(getattr(run.ours.overall, name), name)]
+        if base:
+            row.append(fmt(getattr(base.overall, name), name))
+        table.add_row(*row)
+    console.print(table)
+    cats = Table(box=box.SIMPLE, title="分类别（本产品" + (" / 基线）" if base else "）"))
+    for col in ("类别", "条数", "hit@1", "事实准确率", "引用准确率", "答对率"):
+        cats.add_column(col, justify="left" if col == "类别" else "right")
+    for cat, m in run.ours.categories.items():
+        b = base.categories.get(cat) if base else None
+
+        def cell(name: str, m=m, b=b) -> str:
+            return fmt(getattr(m, name)) + (f" / {fmt(getattr(b, name))}" if b else "")
+
+        cats.add_row(
+            CATEGORY_LABELS.get(cat, cat),
+            str(m.cases),
+            cell("hit_at_1"),
+            cell("fact_accuracy"),
+            cell("citation_accuracy"),
+            cell("correctness"),
+        )
+    console.print(cats)
+    failed = [c for c in run.checks if c.passed is False]
+    for c in run.checks:
+        mark = {True: "通过", False: "未达标", None: "不适用"}[c.passed]
+        console.print(f"{mark}：{METRIC_LABELS[c.metric]} {fmt(c.value)}（要求 {_rule(c)}）")
+    console.print("全部阈值通过。" if not failed else f"有 {len(failed)} 项未达阈值。")
+
+
+# -- the report ------------------------------------------------------------------------------
+
+
+def _cjk_font() -> str | None:
+    from matplotlib import font_manager
+
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    for name in ("Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Micro Hei", "Source Han Sans SC"):
+        if name in names:
+            return name
+    return None
+
+
+def write_chart(run: EvalRun, path: Path) -> None:
+    """Ours vs baseline per category: 答对率 (facts, or abstaining when unanswerable) and hit@1."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    font = _cjk_font()
+    cats = list(run.ours.categories)
+    labels = [CATEGORY_LABELS.get(c, c) if font else CATEGORY_EN.get(c, c) for c in cats]
+    panels = [
+        ("correctness", "答对率（可答：事实齐全；不可答：拒答）" if font else "Correct answers"),
+        ("hit_at_1", "检索 hit@1（按依据）" if font else "Retrieval hit@1 (by evidence)"),
+    ]
+    systems = [("本产品" if font else "ours", run.ours, "#1f77b4")]
+    if run.baseline:
+        systems.append(("朴素基线" if font else "naive baseline", run.baseline, "#bbbbbb"))
+    rc = {"font.family": [font, "DejaVu Sans"]} if font else {}
+    with plt.rc_context(rc | {"svg.hashsalt": "pa", "axes.unicode_minus": False}):
+        fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), constrained_layout=True)
+        x = np.arange(len(cats))
+        width = 0.8 / len(systems)
+        for ax, (metric, title) in zip(axes, panels, strict=True):
+            for i, (name, result, colour) in enumerate(systems):
+                values = [getattr(result.categories[c], metric) for c in cats]
+                bars = ax.bar(
+                    x + (i - (len(systems) - 1) / 2) * width,
+                    [v or 0 for v in values],
+                    width,
+                    label=name,
+                    color=colour,
+                )
+                for bar, v in zip(bars, values, strict=True):
+                    ax.annotate(
+                        "—" if v is None else f"{v:.2f}",
+                        (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                        ha="center",
+                        va="bottom",
+                        fontsize=7,
+                    )
+            ax.set_title(title)
+            ax.set_xticks(x, labels, rotation=30, ha="right")
+            ax.set_ylim(0, 1.25)
+            ax.legend(loc="upper right", ncol=2, fontsize=8)
+        fig.savefig(path, dpi=110, metadata={"Software": None})
+        plt.close(fig)
+
+
+def _quote(text: str | None, limit: int = 400) -> str:
+    if not text:
+        return "> （无）"
+    if len(text) > limit:
+        text = text[:limit] + f"…（共 {len(text)} 字）"
+    return "\n".join("> " + line for line in text.splitlines())
+
+
+def render_markdown(run: EvalRun, chart: str | None = "report.png") -> str:
+    meta, ours, base = run.meta, run.ours, run.baseline
+    out = [
+        "# 问答回归评测报告",
+        "",
+        f"- 日期：{meta['date']}",
+        f"- 提交：{meta['commit']}",
+        f"- 机器：{meta['machine']}",
+        f"- 问答集：`{meta['set']}`，{meta['cases']} 条（可回答 {meta['answerable']} 条）",
+        f"- 嵌入模型：{meta['embedder']}",
+        f"- 用时：{meta['seconds']} 秒"
+        + (
+            f"（其中建立基线 {meta['baseline_build_s']} 秒，{meta['baseline_chunks']} 个切块）"
+            if "baseline_build_s" in meta
+            else ""
+        ),
+        "",
+        "由 `policy-assistant eval --baseline --report evals` 生成。判定规则见 `assistant/evaluate.py`"
+        " 文件头。" + BASELINE_NOTE,
+        "",
+        "## 阈值",
+        "",
+        "| 指标 | 要求 | 实际 | 结果 |",
+        "|---|---|---|---|",
+    ]
+    for c in run.checks:
+        mark = {True: "✅ 通过", False: "❌ 未达标", None: "— 不适用"}[c.passed]
+        out.append(f"| {METRIC_LABELS[c.metric]} | {_rule(c)} | {fmt(c.value)} | {mark} |")
+    out += [
+        "",
+        "## 总体",
+        "",
+        "| 指标 | 本产品 | 基线 |" if base else "| 指标 | 本产品 |",
+        "|---|---|---|" if base else "|---|---|",
+    ]
+    for name, label in METRIC_LABELS.items():
+        row = f"| {label} | {fmt(getattr(ours.overall, name), name)} |"
+        out.append(row + (f" {fmt(getattr(base.overall, name), name)} |" if base else ""))
+    cols = [
+        "hit_at_1",
+        "hit_at_5",
+        "mrr",
+        "fact_accuracy",
+        "citation_accuracy",
+        "correctness",
+        "abstention_recall",
+        "false_abstention_rate",
+    ]
+    out += [
+        "",
+        "## 分类别" + ("（本产品 / 基线）" if base else ""),
+        "",
+        "| 类别 | 条数 | " + " | ".join(METRIC_LABELS[c] for c in cols) + " |",
+        "|---|---|" + "---|" * len(cols),
+    ]
+    for cat, m in ours.categories.items():
+        b = base.categories.get(cat) if base else None
+        cells = [fmt(getattr(m, c)) + (f" / {fmt(getattr(b, c))}" if b else "") for c in cols]
+        out.append(
+            f"| {CATEGORY_LABELS.get(cat, cat)}（{cat}） | {m.cases} | " + " | ".join(cells) + " |"
+        )
+    if chart:
+        out += ["", f"![本产品与基线分类别对比]({chart})"]
+    if meta.get("set_warnings"):
+        out += ["", "## 问答集提示", ""] + [f"- {w}" for w in meta["set_warnings"]]
+    failures = [g for g in ours.graded if g.problems]
+    base_by_id = {g.case.id: g for g in base.graded} if base else {}
+    out += ["", f"## 失败明细（本产品，{len(failures)} 条）", ""]
+    if not failures:
+        out.append("没有失败的用例。")
+    for g in failures:
+        c, o = g.case, g.outcome
+        q = (
+            c.question
+            if len(c.question) <= 200
+            else c.question[:200] + f"…（共 {len(c.question)} 字）"
+        )
+        expected = (
+            "，".join(f"`{f}`" for f in c.facts) + f"；依据「{c.evidence}」"
+            if c.answerable
+            else "拒答"
+        )
+        rank = f"第 {g.rank} 位" if g.rank else (f"前 {TOP_K} 未命中" if c.answerable else "—")
+        lines = [
+            f"### {c.id} · {CATEGORY_LABELS.get(c.category, c.category)} · {'、'.join(g.problems)}",
+            "",
+            f"- 问题：{q}",
+        ]
+        if c.history:
+            turns = " → ".join(t.get("content", "") for t in c.history if t.get("role") == "user")
+            lines.append(f"- 上文（用户）：{turns}")
+        lines += [f"- 期望：{expected}", f"- 依据检索位置：{rank}"]
+        if base_by_id:
+            lines.append(f"- 基线：{'答对' if base_by_id[c.id].correct else '答错'}")
+        lines += [
+            "- 实际回答：",
+            "",
+            _quote(o.answer),
+            "",
+            f"- 第一条引用{f'（{o.cited_section}）' if o.cited_section else ''}：",
+            "",
+            _quote(o.cited),
+            "",
+        ]
+        out += lines
+    return "\n".join(out).rstrip() + "\n"
+
+
+def write_report(run: EvalRun, directory: Path) -> tuple[Path, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    md, png = directory / "report.md", directory / "report.png"
+    write_chart(run, png)
+    md.write_text(render_markdown(run, png.name), encoding="utf-8")
+    return md, png
