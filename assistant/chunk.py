@@ -18,7 +18,7 @@ from langchain_core.documents import Document
 from .models import Chunk
 from .text import sentences, token_boundaries
 
-CHUNKER_VERSION = "structure-v1"
+CHUNKER_VERSION = "structure-v2"
 MAX_CHARS = 320
 SEP = " › "
 
@@ -161,6 +161,8 @@ def chunk_document(doc: Document, max_chars: int = MAX_CHARS) -> list[Chunk]:
                 continue
             units.append((block.start, block.end, section))
         else:
+            if not units and text[block.start : block.end].strip() == title:
+                continue  # the document's own title line says nothing to answer from
             section = SEP.join(path[k] for k in sorted(path))
             if units and units[-1][2] == section and block.start - units[-1][1] <= 2:
                 prev = units.pop()

@@ -153,9 +153,11 @@ class IndexBuilder:
                 **meta,
             }
 
-        # 2. vectors: reuse by text hash from the live generation when the embedder matches.
+        # 2. vectors: reuse by the hash of the embedded text from the live generation when the
+        #    embedder matches (a new chunker version re-chunks everything, but a text it cuts
+        #    the same way as before is the same vector).
         reuse: dict[str, list[float]] = {}
-        if old and old.get("embedder_id") == embedder.embedder_id and old.get("chunker") == CHUNKER_VERSION:
+        if old and old.get("embedder_id") == embedder.embedder_id:
             reuse = self._existing_vectors(client, old.get("collection"))
         vectors: list[list[float]] = []
         todo = [i for i, c in enumerate(chunks) if text_hash(c) not in reuse]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import assistant.index as index_mod
+from assistant.chunk import chunk_document
 from assistant.config import Settings
 from assistant.embed import get_embedder
 from assistant.index import IndexBuilder, read_manifest
@@ -78,10 +79,27 @@ def test_removed_file_disappears_from_answers(tmp_path):
 def test_new_chunker_version_rebuilds(tmp_path, monkeypatch):
     settings = small_corpus(tmp_path)
     _, first = embedded_during(settings)
+    old_generation = read_manifest(settings.index_dir)["generation"]
     monkeypatch.setattr(index_mod, "CHUNKER_VERSION", "structure-test")
+    monkeypatch.setattr(index_mod, "chunk_document", lambda doc: chunk_document(doc, max_chars=20))
     n, summary = embedded_during(settings)
-    assert summary.changed and n == first.chunks
-    assert read_manifest(settings.index_dir)["chunker"] == "structure-test"
+    manifest = read_manifest(settings.index_dir)
+    assert summary.changed and manifest["generation"] != old_generation
+    assert manifest["chunker"] == "structure-test"
+    assert summary.chunks > first.chunks  # re-chunked with the new rules …
+    assert n == summary.embedded > 0  # … and only texts never embedded before cost a vector
+    assert summary.reused == summary.chunks - n
+
+
+def test_new_embedder_rebuilds_without_reusing_vectors(tmp_path):
+    settings = small_corpus(tmp_path)
+    IndexBuilder(settings).build()
+    manifest = read_manifest(settings.index_dir)
+    manifest["embedder_id"] = "some-other-embedder"  # as left by an index built with another model
+    (settings.index_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    n, summary = embedded_during(settings)
+    assert summary.changed and n == summary.chunks
+    assert read_manifest(settings.index_dir)["embedder_id"] == get_embedder(settings).embedder_id
 
 
 def test_old_generations_are_collected(tmp_path):
