@@ -118,7 +118,8 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
         chunk = scored.chunk
         for s, e in sentences(chunk.text):
             sent = chunk.text[s:e]
-            if _HEADING_ONLY.match(sent) and len(sent) < 32:
+            heading = bool(_HEADING_ONLY.match(sent)) and len(sent) < 32
+            if heading and not query.asks_title:
                 continue
             # a sentence is read in its context: under "13.优化全周期科技金融服务" or a
             # heading "鲁科贷", the heading's words count as covered (for the gate), while the

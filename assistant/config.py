@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     wecom_corpid: str | None = None
     wecom_secret: str | None = None
     wecom_agent_id: str | None = None
+    wechat_reply_budget: float = Field(default=4.5, gt=0, le=4.8)  # seconds before async delivery
     wechat_api_base: str = "https://api.weixin.qq.com"
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
 

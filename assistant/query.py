@@ -66,6 +66,7 @@ _INTENT_WORDS = re.compile(
     r"多少钱|多少|几个|几家|几项|几|哪些|哪几|哪里|哪儿|在哪|哪|有什么|什么|怎么样|怎么|如何|是否|吗|呢|目标|指标|要求"
     r"|条件|金额|额度|利率|截止|材料|电话|干啥|干什么|是啥|啥|咋|咋弄|咋办|有没有|木有|没有"
 )
+_TITLE = re.compile(r"标题|题目|条目名称|叫什么|名称是")
 _YEAR = re.compile(r"(20\d{2})\s*年")
 # A question wrapped in other text ("以下是通知：……。请问……？"): the asking sentence is the last
 # one with a question mark or a question word.
@@ -117,6 +118,7 @@ class Query:
     places: tuple[str, ...] = field(default_factory=tuple)
     years: tuple[int, ...] = field(default_factory=tuple)
     context: tuple[str, ...] = ()  # topic terms carried over from earlier turns (weighed less)
+    asks_title: bool = False  # "这一条的标题是什么" — a heading is then the answer
 
 
 def focus(text: str) -> str:
@@ -151,7 +153,11 @@ def rescue_terms(text: str, terms: list[str], vocabulary) -> list[str]:
     for size in range(6, 1, -1):
         for i in range(len(text) - size + 1):
             piece = text[i : i + size]
-            if piece in vocabulary and not any(piece in t for t in terms + found):
+            if (
+                piece in vocabulary
+                and piece not in places()
+                and not any(piece in t for t in terms + found)
+            ):
                 found.append(piece)
     if not found:
         return terms
@@ -184,6 +190,7 @@ def analyse(
         places=tuple(p for p in places() if p in asked),
         years=tuple(int(y) for y in _YEAR.findall(asked)),
         context=tuple(t for t in context if t not in key_terms(asked)),
+        asks_title=bool(_TITLE.search(asked)),
     )
 
 

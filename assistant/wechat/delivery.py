@@ -40,7 +40,10 @@ async def _post_json(client: httpx.AsyncClient, url: str, params: dict, payload:
     # ensure_ascii=False: WeChat shows \uXXXX escapes literally in customer-service messages.
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     resp = await client.post(
-        url, params=params, content=body, headers={"Content-Type": "application/json; charset=utf-8"}
+        url,
+        params=params,
+        content=body,
+        headers={"Content-Type": "application/json; charset=utf-8"},
     )
     resp.raise_for_status()
     return resp.json()
@@ -50,23 +53,26 @@ class TokenCache:
     """One access token, fetched on first use and reused until ``TOKEN_MARGIN_S`` before expiry.
     Concurrent callers share one fetch."""
 
-    def __init__(self, fetch: Callable[[httpx.AsyncClient], Awaitable[tuple[str, int]]]):
-        self._fetch = fetch
+    def __init__(self, fetch: Callable[[httpx.AsyncClient, bool], Awaitable[tuple[str, int]]]):
+        self._fetch = fetch  # (client, force_refresh) → (token, expires_in)
         self._token: str | None = None
+        self._force = False
         self._deadline = 0.0
         self._lock = asyncio.Lock()
 
     async def get(self, client: httpx.AsyncClient) -> str:
         async with self._lock:
             if self._token is None or time.monotonic() >= self._deadline:
-                token, expires_in = await self._fetch(client)
-                self._token = token
+                token, expires_in = await self._fetch(client, self._force)
+                self._token, self._force = token, False
                 self._deadline = time.monotonic() + max(int(expires_in) - TOKEN_MARGIN_S, 60)
             return self._token
 
     def invalidate(self, token: str) -> None:
+        """WeChat refused ``token``: the next ``get`` fetches a fresh one (forcing a refresh)."""
         if self._token == token:
             self._token = None
+            self._force = True
 
 
 class _ApiSender:
@@ -78,7 +84,7 @@ class _ApiSender:
         self.api_base = api_base.rstrip("/")
         self.tokens = TokenCache(self._fetch_token)
 
-    async def _fetch_token(self, client: httpx.AsyncClient) -> tuple[str, int]:
+    async def _fetch_token(self, client: httpx.AsyncClient, force: bool) -> tuple[str, int]:
         raise NotImplementedError
 
     def _payload(self, to_user: str, text: str) -> dict:
@@ -92,7 +98,11 @@ class _ApiSender:
                 data = await _post_json(
                     client, self.api_base + self.send_path, {"access_token": token}, payload
                 )
-                if attempt == 1 and isinstance(data, dict) and data.get("errcode") in _TOKEN_INVALID:
+                if (
+                    attempt == 1
+                    and isinstance(data, dict)
+                    and data.get("errcode") in _TOKEN_INVALID
+                ):
                     self.tokens.invalidate(token)
                     continue
                 _check(data, self.send_path)
@@ -109,13 +119,18 @@ class MpSender(_ApiSender):
         self.appid = appid
         self.secret = secret
 
-    async def _fetch_token(self, client: httpx.AsyncClient) -> tuple[str, int]:
+    async def _fetch_token(self, client: httpx.AsyncClient, force: bool) -> tuple[str, int]:
         data = _check(
             await _post_json(
                 client,
                 self.api_base + "/cgi-bin/stable_token",
                 {},
-                {"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
+                {
+                    "grant_type": "client_credential",
+                    "appid": self.appid,
+                    "secret": self.secret,
+                    "force_refresh": force,
+                },
             ),
             "stable_token",
         )
@@ -137,7 +152,7 @@ class WecomSender(_ApiSender):
         self.secret = secret
         self.agent_id = int(agent_id)
 
-    async def _fetch_token(self, client: httpx.AsyncClient) -> tuple[str, int]:
+    async def _fetch_token(self, client: httpx.AsyncClient, force: bool) -> tuple[str, int]:
         resp = await client.get(
             self.api_base + "/cgi-bin/gettoken",
             params={"corpid": self.corpid, "corpsecret": self.secret},

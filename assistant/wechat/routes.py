@@ -7,7 +7,10 @@ decrypt → parse → answer → passive reply (encrypted when the request was).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
+import struct
 import time
 from dataclasses import dataclass
 
@@ -15,6 +18,7 @@ from fastapi import HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
 from wechatpy.crypto import WeChatCrypto as MpCrypto
 from wechatpy.enterprise.crypto import WeChatCrypto as WorkCrypto
+from wechatpy.exceptions import WeChatException
 
 from ..config import Settings
 from .dispatch import Responder
@@ -24,6 +28,9 @@ from .security import extract_encrypt, fresh, has_dtd, read_capped, signature_ok
 log = logging.getLogger("assistant.wechat")
 
 SUCCESS = "success"  # WeChat's "received, no passive reply"
+# What decrypting a validly signed but undecryptable value raises: wrong appid/corpid, a wrong
+# EncodingAESKey (bad padding, length or UTF-8), or a value that is not base64 at all.
+_DECRYPT_ERRORS = (WeChatException, ValueError, struct.error, IndexError)
 
 
 def _reject(status: int, name: str, why: str) -> HTTPException:
@@ -32,7 +39,9 @@ def _reject(status: int, name: str, why: str) -> HTTPException:
     return HTTPException(status, detail)
 
 
-def _check_request(name: str, query, *extra: str, token: str, signature_param: str) -> tuple[str, str]:
+def _check_request(
+    name: str, query, *extra: str, token: str, signature_param: str
+) -> tuple[str, str]:
     """Signature and freshness; returns (timestamp, nonce). 403 on any failure."""
     timestamp = query.get("timestamp", "")
     nonce = query.get("nonce", "")
@@ -48,7 +57,7 @@ def _decrypt(name: str, crypto, encrypt: str, query, timestamp: str, nonce: str)
         xml = crypto.decrypt_message(
             {"Encrypt": encrypt}, query.get("msg_signature", ""), timestamp, nonce
         )
-    except Exception as err:  # wrong EncodingAESKey, wrong appid/corpid, garbage
+    except _DECRYPT_ERRORS as err:
         raise _reject(400, name, f"cannot decrypt ({type(err).__name__}): check the AES key and id")
     if has_dtd(xml):
         raise _reject(400, name, "DOCTYPE/ENTITY in the decrypted message")
@@ -135,7 +144,7 @@ class WorkEndpoint:
             plain = self.crypto.check_signature(
                 query.get("msg_signature", ""), timestamp, nonce, echostr
             )
-        except Exception as err:
+        except _DECRYPT_ERRORS as err:
             raise _reject(400, self.name, f"cannot decrypt echostr ({type(err).__name__})")
         return PlainTextResponse(plain)
 
@@ -155,15 +164,17 @@ class WorkEndpoint:
         text = await self.responder.respond(msg)
         if text is None:
             return PlainTextResponse(SUCCESS)
-        return _xml(self.crypto.encrypt_message(text_reply(msg, text), nonce, str(int(time.time()))))
+        return _xml(
+            self.crypto.encrypt_message(text_reply(msg, text), nonce, str(int(time.time())))
+        )
 
 
 def _aes_problem(key: str, setting: str) -> str | None:
     try:
-        MpCrypto("t", key, "id")
-    except Exception:
-        return f"{setting} must be the 43-character EncodingAESKey from the console"
-    return None
+        ok = len(key) == 43 and len(base64.b64decode(key + "=", validate=True)) == 32
+    except binascii.Error:
+        ok = False
+    return None if ok else f"{setting} must be the 43-character EncodingAESKey from the console"
 
 
 def mp_endpoint(settings: Settings, responder_for) -> tuple[MpEndpoint | None, str]:
@@ -184,9 +195,13 @@ def mp_endpoint(settings: Settings, responder_for) -> tuple[MpEndpoint | None, s
 
         sender = MpSender(s.wechat_api_base, s.wechat_appid, s.wechat_secret)
     modes = "plain, compatible and safe modes" if crypto else "plain mode only"
-    late = "customer-service API" if sender else "off (set PA_WECHAT_APPID and PA_WECHAT_SECRET)"
+    late = (
+        "customer-service message API"
+        if sender
+        else "off (set PA_WECHAT_APPID and PA_WECHAT_SECRET)"
+    )
     return MpEndpoint(s.wechat_token, crypto, responder_for("wechat/mp", sender)), (
-        f"{modes}; late answers via {late}"
+        f"{modes}; late answers: {late}"
     )
 
 
@@ -211,8 +226,12 @@ def work_endpoint(settings: Settings, responder_for) -> tuple[WorkEndpoint | Non
         from .delivery import WecomSender
 
         sender = WecomSender(s.wecom_api_base, s.wecom_corpid, s.wecom_secret, s.wecom_agent_id)
-    late = "message/send" if sender else "off (set PA_WECOM_SECRET and a numeric PA_WECOM_AGENT_ID)"
+    late = (
+        "message/send API"
+        if sender
+        else "off (set PA_WECOM_SECRET and a numeric PA_WECOM_AGENT_ID)"
+    )
     crypto = WorkCrypto(s.wecom_token, s.wecom_aes_key, s.wecom_corpid)
     return WorkEndpoint(s.wecom_token, crypto, responder_for("wechat/work", sender)), (
-        f"late answers via {late}"
+        f"late answers: {late}"
     )
