@@ -4,11 +4,13 @@ baseline built over the seed corpus, and the report."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from assistant.baseline import CHUNK_SIZE, NaiveBaseline
 from assistant.errors import ConfigError
+from assistant.eval_report import render_markdown, write_report
 from assistant.evaluate import (
     EvalCase,
     EvalRun,
@@ -22,13 +24,12 @@ from assistant.evaluate import (
     grade,
     load_set,
     load_thresholds,
-    render_markdown,
     run_baseline,
     run_eval_command,
     summarise,
-    write_report,
 )
 
+EVALS = Path(__file__).resolve().parents[1] / "evals"
 LUKEDAI = "用好“鲁科贷”政策,争取为500家企业发放科技成果转化贷款25亿元以上。"
 
 
@@ -200,9 +201,9 @@ def test_duplicate_ids_are_rejected(tmp_path):
 
 
 def test_the_bundled_set_and_thresholds_load():
-    cases = load_set("evals/qa.jsonl")
+    cases = load_set(EVALS / "qa.jsonl")
     assert len(cases) >= 120
-    limits = load_thresholds("evals/thresholds.toml")
+    limits = load_thresholds(EVALS / "thresholds.toml")
     assert limits["min"]["hit_at_1"] >= 0.90
     assert limits["max"]["false_abstention_rate"] <= 0.05
     assert set(limits["baseline"]["strictly_better"]) >= {"hit_at_1", "fact_accuracy"}
