@@ -173,6 +173,57 @@ def eval(  # noqa: A001 - the command is called eval
     raise typer.Exit(code)
 
 
+@app.command()
+@handles_errors
+def targets(
+    doc: Annotated[str | None, typer.Option("--doc", help="只看某个文件（doc_id 或标题）")] = None,
+    section: Annotated[
+        str | None, typer.Option("--section", help="条目编号（如 13）或章节文字")
+    ] = None,
+    q: Annotated[str | None, typer.Option("--q", help="关键词，如“鲁科贷”“技术经理人”")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="输出格式：table | csv | json")] = "table",
+    json_out: Annotated[bool, typer.Option("--json", help="同 --format json")] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="写入文件（CSV 带 BOM，可直接用 Excel 打开）"),
+    ] = None,
+) -> None:
+    """指标台账：列出文件中的全部量化目标（数值、单位、出处），可筛选、导出 CSV/JSON。"""
+    from .targets import TargetLedger, format_value
+
+    fmt = "json" if json_out else fmt.lower()
+    if fmt not in ("table", "csv", "json"):
+        raise _err(f"不支持的输出格式 {fmt}（可选 table、csv、json）", EXIT_USAGE)
+    rows = _assistant().target_rows(doc=doc, section=section, q=q)
+    if fmt == "csv":
+        data = TargetLedger.to_csv(rows)
+    elif fmt == "json":
+        payload = {"targets": TargetLedger.to_json(rows)}
+        data = json.dumps(payload, ensure_ascii=False, indent=2).encode()
+    else:
+        data = None
+    if data is not None:
+        if output:
+            output.write_bytes(data)
+            typer.echo(f"已写入 {output}（{len(rows)} 条指标）", err=True)
+        else:
+            sys.stdout.buffer.write(data if fmt == "csv" else data + b"\n")
+            sys.stdout.flush()
+        return
+    if not rows:
+        typer.echo("没有找到符合条件的指标。")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"指标台账（{len(rows)} 条）", show_lines=False)
+    for header in ("条目", "指标内容", "数值", "单位", "限定", "文件"):
+        table.add_column(header, overflow="fold")
+    for r in rows:
+        table.add_row(r.item, r.subject, format_value(r.value), r.unit, r.qualifier, r.title)
+    Console(width=max(120, Console().width)).print(table)
+
+
 def main() -> None:
     app()
 

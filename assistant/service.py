@@ -18,6 +18,7 @@ from .load import doc_id_for, load_bytes
 from .models import Answer, DocumentInfo, Hit
 from .query import analyse, condense_with_context, has_searchable_content
 from .retrieve import Filters, Retriever
+from .targets import LedgerCache, Target
 
 
 def validate_question(question: str | None) -> str:
@@ -53,6 +54,7 @@ class Assistant:
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or get_settings()
         self.retriever = Retriever(self.settings)
+        self.ledger = LedgerCache(self.settings)
         self._build_lock = threading.Lock()
 
     # -- index -------------------------------------------------------------------------------
@@ -125,6 +127,12 @@ class Assistant:
             )
         return out
 
+    def target_rows(
+        self, doc: str | None = None, section: str | None = None, q: str | None = None
+    ) -> list[Target]:
+        """The targets ledger (指标台账), filtered; rebuilt when the index changes."""
+        return self.ledger.get().rows(doc=doc, section=section, q=q)
+
     # -- questions ---------------------------------------------------------------------------
 
     def search(self, query: str, top_k: int | None = None, filters: Filters | None = None) -> list[Hit]:
@@ -148,6 +156,10 @@ class Assistant:
         if not has_searchable_content(question) or not query.terms:
             answer = abstention(query, [], "请用文字描述想了解的政策，例如“鲁科贷今年的目标是多少？”")
             return answer.model_copy(update={"question": question, "timings_ms": _ms(t0=t0)})
+        # A question asking for a target is answered from the ledger row, when one matches.
+        from_ledger = self.ledger.get().answer(query, filters)
+        if from_ledger is not None:
+            return from_ledger.model_copy(update={"question": question, "timings_ms": _ms(t0=t0)})
         hits = self.retriever.retrieve_scored(
             query.text, self.settings.top_k, filters, extra_terms=" ".join(query.context)
         )

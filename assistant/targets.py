@@ -27,11 +27,11 @@ import threading
 from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import NamedTuple
 from pathlib import Path
+from typing import NamedTuple
 
 from langchain_core.documents import Document
-from pydantic import BaseModel, ConfigDict, computed_field
+from pydantic import BaseModel, ConfigDict, computed_field, field_serializer
 
 from .chunk import SEP, chunk_document
 from .config import Settings
@@ -40,12 +40,21 @@ from .index import MANIFEST, read_manifest
 from .load import load_corpus, load_file
 from .models import Answer, Chunk, Citation
 from .query import FACT_KINDS, Query, analyse, normalise, places
-from .text import add_terms, load_dictionary, quoted_terms, search_tokens, sentences
+from .text import (
+    STOPWORDS,
+    add_terms,
+    is_word,
+    load_dictionary,
+    quoted_terms,
+    search_tokens,
+    sentences,
+)
 
 # -- patterns --------------------------------------------------------------------------------
 
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
-              "八": 8, "九": 9}
+_CN_DIGITS = dict(
+    zip("零〇一二两三四五六七八九", (0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True)
+)
 _CN_SMALL = {"十": 10, "百": 100, "千": 1000}
 _CN_BIG = {"万": 10_000, "亿": 100_000_000}
 _CN = "零〇一二两三四五六七八九十百千万亿"
@@ -58,8 +67,10 @@ TARGET_RE = re.compile(
     rf"\s*(?P<approx>余|多)?\s*(?P<unit>(?:万亿|亿|万|千)?(?:{_BASE_UNITS}))"
     r"(?P<post>以上|左右|以内|以下)?"
 )
-PERCENT_RE = re.compile(rf"百分之(?P<num>\d+(?:\.\d+)?|[{_CN}]+?(?:点[{_CN}]+)?)(?![{_CN}点\d])"
-                        r"(?P<post>以上|左右|以内|以下)?")
+PERCENT_RE = re.compile(
+    rf"百分之(?P<num>\d+(?:\.\d+)?|[{_CN}]+?(?:点[{_CN}]+)?)(?![{_CN}点\d])"
+    r"(?P<post>以上|左右|以内|以下)?"
+)
 _PRE_QUALIFIER = re.compile(r"(不少于|不低于|至少|超过|达到|突破|约|近)$")
 _COMMIT = re.compile(
     r"实施|实现|新增|新建|新备案|新认定|培育|培养|开展|争取|力争|促成|选派|组织|发布|推动|完成|建设|建成"
@@ -67,13 +78,16 @@ _COMMIT = re.compile(
     r"|提升|增长|增加|带动|服务|支持|落地|攻克|征集|遴选|储备|布局|覆盖|惠及|吸纳|设立|搭建|推广|申报"
 )
 # A support standard or cap (创新券每家企业最高支持20万元), not a target the plan commits to.
-_STANDARD = re.compile(r"最高|最多|不超过|给予|补助|奖励|奖补|补贴|资助|贴息|每家|每个|每人|每项|单个|单笔")
+_STANDARD = re.compile(
+    r"最高|最多|不超过|给予|补助|奖励|奖补|补贴|资助|贴息|每家|每个|每人|每项|单个|单笔"
+)
 _STATUS = re.compile(r"现有|已有|已经|已累计|截至|共有|拥有")
 _ENUMERATION = re.compile(r"((?:[^、,，。；;：:\s]{1,12}、)+[^、,，。；;：:\s]{1,12})$")
-_CLAUSE_RE = re.compile(r"[^,，:：]+")
+_CLAUSE_RE = re.compile(r"(?:[^,，:：]|(?<=\d),(?=\d{3}))+")  # 1,500 stays whole
 _ITEM_PREFIX = re.compile(r"^\s*\d{1,3}[.．、]")
 _ITEM_LABEL = re.compile(r"^(\d{1,3}[.．、]|第[一二三四五六七八九十百零〇\d]+条)")
 _LEAD_WORDS = re.compile(r"^(争取|力争|全力|确保|努力|预计|计划|力求|并|同时|其中|另外|此外)+")
+_ITEM_NUMBER = re.compile(r"(\d{1,3})[.．、]?")
 _OPEN_QUOTES = {"“": "”", "《": "》", "「": "」", "『": "』", "〈": "〉"}
 MAX_SUBJECT = 40
 
@@ -133,6 +147,10 @@ class Target(BaseModel):
     number_end: int
     year: int | None = None
 
+    @field_serializer("value")
+    def _value_out(self, value: float) -> int | float:
+        return int(value) if value.is_integer() else value  # 148, not 148.0
+
     @computed_field  # type: ignore[prop-decorator]
     @property
     def display(self) -> str:
@@ -144,9 +162,18 @@ class Target(BaseModel):
 
 
 CSV_COLUMNS: list[tuple[str, str]] = [
-    ("doc_id", "文档ID"), ("title", "文件"), ("section", "章节"), ("item", "条目"),
-    ("subject", "指标内容"), ("value", "数值"), ("unit", "单位"), ("qualifier", "限定"),
-    ("display", "指标值"), ("sentence", "原文"), ("start", "原文起点"), ("end", "原文终点"),
+    ("doc_id", "文档ID"),
+    ("title", "文件"),
+    ("section", "章节"),
+    ("item", "条目"),
+    ("subject", "指标内容"),
+    ("value", "数值"),
+    ("unit", "单位"),
+    ("qualifier", "限定"),
+    ("display", "指标值"),
+    ("sentence", "原文"),
+    ("start", "原文起点"),
+    ("end", "原文终点"),
 ]
 
 
@@ -182,6 +209,16 @@ def _clean_subject(text: str) -> str:
     return text[-MAX_SUBJECT:]
 
 
+class _Found(NamedTuple):
+    cut: int  # where the quantity starts in the clause, a pre-qualifier (不少于) included
+    n_start: int
+    n_end: int
+    end: int  # after the unit and any post-qualifier (以上)
+    value: float
+    unit: str
+    qualifier: str
+
+
 def _matches(clause: str) -> list[tuple[int, int, int, str, str, str]]:
     """(number start, number end, match end, number text, unit, post qualifier) in a clause."""
     out = []
@@ -189,7 +226,9 @@ def _matches(clause: str) -> list[tuple[int, int, int, str, str, str]]:
         post = m.group("post") or m.group("approx") or ""
         out.append((m.start("num"), m.end("num"), m.end(), m.group("num"), m.group("unit"), post))
     for m in PERCENT_RE.finditer(clause):
-        out.append((m.start("num"), m.end("num"), m.end(), m.group("num"), "%", m.group("post") or ""))
+        out.append(
+            (m.start("num"), m.end("num"), m.end(), m.group("num"), "%", m.group("post") or "")
+        )
     return sorted(out)
 
 
@@ -231,26 +270,37 @@ def extract_targets(
                 value = parse_number(num)
                 if _is_target(clause, n_start, end, num, value, post):
                     pre = _PRE_QUALIFIER.search(clause[:n_start])
-                    q_start = pre.start() if pre else n_start
-                    found.append((q_start, n_start, n_end, end, value, unit, post or (pre.group(1) if pre else "")))
+                    qualifier = post or (pre.group(1) if pre else "")
+                    cut = pre.start() if pre else n_start
+                    found.append(_Found(cut, n_start, n_end, end, value, unit, qualifier))
             if found:
                 section = section or _section_at(chunks, s_start)
                 subject = clause
-                for q_start, _n_start, _n_end, end, *_ in reversed(found):
-                    subject = subject[:q_start] + subject[end:]
+                for f in reversed(found):  # the subject is the clause without its quantities
+                    subject = subject[: f.cut] + subject[f.end :]
                 subject = _clean_subject(subject)
                 if len(subject) <= 2 and previous_clause:  # "增长11%以上" → "年度新增投资增长"
                     subject = _clean_subject(previous_clause + subject)
-                for _q_start, n_start, n_end, _end, value, unit, qualifier in found:
-                    base = s_start + cm.start()
-                    rows.append(
-                        Target(
-                            doc_id=doc_id, title=title, section=section, item=_item_of(section),
-                            subject=subject, value=value, unit=unit, qualifier=qualifier,
-                            sentence=sentence, start=s_start, end=s_end,
-                            number_start=base + n_start, number_end=base + n_end, year=year,
-                        )
+                base = s_start + cm.start()
+                rows += [
+                    Target(
+                        doc_id=doc_id,
+                        title=title,
+                        section=section,
+                        item=_item_of(section),
+                        subject=subject,
+                        value=f.value,
+                        unit=f.unit,
+                        qualifier=f.qualifier,
+                        sentence=sentence,
+                        start=s_start,
+                        end=s_end,
+                        number_start=base + f.n_start,
+                        number_end=base + f.n_end,
+                        year=year,
                     )
+                    for f in found
+                ]
             previous_clause = _strip_numbers(clause)
     return rows
 
@@ -262,8 +312,11 @@ def _strip_numbers(clause: str) -> str:
 def targets_of_document(doc: Document, chunks: list[Chunk] | None = None) -> list[Target]:
     meta = doc.metadata
     return extract_targets(
-        meta["doc_id"], meta.get("title", meta["doc_id"]), doc.page_content,
-        chunks if chunks is not None else chunk_document(doc), meta.get("year"),
+        meta["doc_id"],
+        meta.get("title", meta["doc_id"]),
+        doc.page_content,
+        chunks if chunks is not None else chunk_document(doc),
+        meta.get("year"),
     )
 
 
@@ -272,30 +325,43 @@ def targets_of_document(doc: Document, chunks: list[Chunk] | None = None) -> lis
 # A question asks for a target when it asks how many / how much, or names a 目标/指标.
 _ASKS_TARGET = re.compile(r"多少|几|目标|指标|要达到|达到|规模|总额|总投资|数量")
 # … but not for a per-unit standard or a cap, which a plan's total target never answers.
-_PER_UNIT = re.compile(r"单个|单家|单笔|单项|每家|每个|每户|每人|每张|每月|每次|每项|一张|最多|最高|上限|至多|封顶")
+_PER_UNIT = re.compile(
+    r"单个|单家|单笔|单项|每家|每个|每户|每人|每张|每月|每次|每项|一张|最多|最高|上限|至多|封顶"
+)
 _SCOPE = re.compile(r"全省|全国")
 _PERCENT_UNITS = ("%", "‰", "个百分点")
 _MONEY_UNITS = ("元",)
 # The unit a question asks in, most specific first. A hard hint admits only rows in that unit
 # (多少家 is never answered with 30项); the generic 几个/多少项 only breaks ties.
 _UNIT_HINTS: list[tuple[re.Pattern, tuple[str, ...], bool]] = [
-    (re.compile(r"百分之|%|百分点|占比|比例|比重|强度|[增长转化覆盖达标]率|增幅|增速|增长目标|增长多少|增长几"),
-     _PERCENT_UNITS, True),
+    (
+        re.compile(
+            r"百分之|%|百分点|占比|比例|比重|强度|[增长转化覆盖达标]率|增幅|增速|增长目标|增长多少|增长几"
+        ),
+        _PERCENT_UNITS,
+        True,
+    ),
     (re.compile(r"(多少|几)(个)?(人次|人|名)|几个人|多少人|派几"), ("人次", "人", "名"), True),
     (re.compile(r"(多少|几)家"), ("家",), True),
     (re.compile(r"(多少|几)(场|次)"), ("场", "场(次)", "场（次）", "场次", "次"), True),
     (re.compile(r"(多少|几)件"), ("件",), True),
     (re.compile(r"钱|(多少|几)(万|亿)?元|金额|资金|规模|总额|投资"), _MONEY_UNITS, True),
+    (re.compile(r"(多少|几)([张台套篇亩吨批辆座所户款部条])"), (), True),  # filled in per question
     (re.compile(r"(多少|几)(个|项)"), ("项", "个"), False),
 ]
 # Words that carry no topic in a target question; dropped rather than counted as missing.
-_FILLER = frozenset("总共 一共 共计 总计 合计 大概 大约 大致 一般 这类 那类 这种 那种 上年 全年 年度内 预计 计划 争取 力争".split())
+_JOINERS = re.compile(r"以及|[和与及、,，;；]")
+_FILLER = frozenset(
+    "总共 一共 共计 总计 合计 大概 大约 大致 一般 这类 那类 这种 那种 上年 全年 年度内 预计 计划 争取 力争".split()  # noqa: SIM905
+)
 MISSING_WEIGHT = 0.5  # a question word the corpus never uses (its weight × the largest IDF)
 VERB_WEIGHT = 0.5  # verbs, adverbs … count half: people say 覆盖/放/搞 for 发放/实施
 CONTEXT_WEIGHT = 0.3  # a topic word inherited from an earlier turn
 MIN_SENTENCE_COVERAGE = 0.6  # share of the question's key-term weight the sentence must carry
-MIN_SUBJECT_COVERAGE = 0.2  # … and the row's subject (what is counted), unless the unit decides
-MIN_UNIT_DECIDED = 0.75  # sentence coverage enough when a hard unit hint picked the row
+MIN_SUBJECT_COVERAGE = 0.2  # … and the row's subject (what is counted), unless
+FULL_SENTENCE = 0.9  # … the sentence carries nearly all of it and the subject some, or
+MIN_TOPIC_IDF = 1.0  # the weight of at least one noun the question and the sentence share
+UNIT_DECIDED = 0.7  # … the question's unit (多少家) picked the row and the sentence carries this
 
 
 class TargetLedger:
@@ -306,8 +372,13 @@ class TargetLedger:
     ``answer()`` answers a target question or returns ``None``.
     """
 
-    def __init__(self, targets: Iterable[Target], documents: Iterable[Document] = (),
-                 generation: str | None = None, terms: Iterable[str] = ()):
+    def __init__(
+        self,
+        targets: Iterable[Target],
+        documents: Iterable[Document] = (),
+        generation: str | None = None,
+        terms: Iterable[str] = (),
+    ):
         self.targets: list[Target] = list(targets)
         self.generation = generation
         self._terms = list(terms)
@@ -330,15 +401,21 @@ class TargetLedger:
         self._max_idf = math.log(1 + (self._n + 0.5) / 0.5)
         self._full_text = "\n".join(self._texts)
         self._corrector = None
+        self._vocabulary: frozenset[str] | None = None
         self._lock = threading.Lock()
 
     # -- building --------------------------------------------------------------------------
 
     @classmethod
-    def from_documents(cls, docs: Iterable[Document], generation: str | None = None,
-                       terms: Iterable[str] = ()) -> TargetLedger:
+    def from_documents(
+        cls, docs: Iterable[Document], generation: str | None = None, terms: Iterable[str] = ()
+    ) -> TargetLedger:
         docs = list(docs)
-        quoted = sorted(set().union(*(quoted_terms(d.page_content) for d in docs)) if docs else set())
+        terms = list(terms)
+        add_terms(terms)
+        quoted = sorted(
+            set().union(*(quoted_terms(d.page_content) for d in docs)) if docs else set()
+        )
         add_terms(quoted)  # so “鲁科贷” stays one token in questions, as in the index
         targets: list[Target] = []
         for doc in docs:
@@ -368,22 +445,25 @@ class TargetLedger:
 
     # -- querying --------------------------------------------------------------------------
 
-    def rows(self, doc: str | None = None, section: str | None = None, q: str | None = None) -> list[Target]:
-        """Rows filtered by document (doc_id or title), section (substring of the path) and a
-        keyword (substring of subject, sentence or section; or all its jieba terms in them)."""
+    def rows(
+        self, doc: str | None = None, section: str | None = None, q: str | None = None
+    ) -> list[Target]:
+        """Rows filtered by document (doc_id or title), section (a substring of the path; a bare
+        number "13" or "13." means item 13) and keyword (a substring of subject, sentence,
+        section or title, or all of its jieba terms in them)."""
         out = self.targets
         if doc:
             out = [t for t in out if doc in (t.doc_id, t.title)]
         if section:
-            out = [t for t in out if section in t.section]
+            if m := _ITEM_NUMBER.fullmatch(section.strip()):  # "13" / "13." → item 13 only
+                out = [t for t in out if re.match(rf"{m.group(1)}[.．、]", t.item)]
+            else:
+                out = [t for t in out if section in t.section]
         if q and q.strip():
             needle = normalise(q)
             tokens = search_tokens(needle)
             out = [t for t in out if _keyword_match(t, needle, tokens)]
         return list(out)
-
-    def documents(self) -> list[str]:
-        return list(dict.fromkeys(t.doc_id for t in self.targets))
 
     @staticmethod
     def to_csv(rows: Iterable[Target]) -> bytes:
@@ -404,6 +484,17 @@ class TargetLedger:
     # -- answering -------------------------------------------------------------------------
 
     @property
+    def vocabulary(self) -> frozenset[str]:
+        """Corpus words to find in a question even where jieba splits it differently."""
+        if self._vocabulary is None:
+            self._vocabulary = frozenset(
+                t
+                for t in [*self._df, *self._terms]
+                if len(t) >= 2 and not t.isascii() and t not in STOPWORDS
+            )
+        return self._vocabulary
+
+    @property
     def corrector(self):
         with self._lock:
             if self._corrector is None:
@@ -419,7 +510,10 @@ class TargetLedger:
         caller (condensed follow-up, corrected spelling); ``filters`` a ``retrieve.Filters``."""
         if not self.targets:
             return None
-        query = question if isinstance(question, Query) else analyse(question, self.corrector)
+        if isinstance(question, Query):
+            query = question
+        else:
+            query = analyse(question, self.corrector, vocabulary=self.vocabulary)
         text = query.text
         if not _ASKS_TARGET.search(text) or _PER_UNIT.search(text):
             return None
@@ -431,7 +525,7 @@ class TargetLedger:
         if "rate" in query.kinds:
             evidence = FACT_KINDS["rate"][1]
             rows = [r for r in rows if r.unit in _PERCENT_UNITS and evidence.search(r.sentence)]
-        hint = next(((units, hard) for p, units, hard in _UNIT_HINTS if p.search(text)), None)
+        hint = _unit_hint(text)
         if hint and hint[1]:
             rows = [r for r in rows if r.unit.endswith(hint[0])]
         terms = self._weights(query)
@@ -439,7 +533,7 @@ class TargetLedger:
             return None
         total = sum(t.weight for t in terms.values()) or 1.0
         context = {t: self._idf(t) * CONTEXT_WEIGHT / total for t in query.context}
-        q_chars = {ch for ch in text if "\u4e00" <= ch <= "\u9fff"} - _QUESTION_CHARS
+        q_bigrams, q_chars = _bigrams(text), set(text) - _QUESTION_CHARS
 
         scored: list[_Scored] = []
         for r in rows:
@@ -448,17 +542,33 @@ class TargetLedger:
                 continue  # a question word that this sentence cannot stand for
             subj = _coverage(terms, r.subject, total, veto=False) or 0.0
             bonus = sum(w for t, w in context.items() if t in r.sentence)
-            overlap = len(q_chars & set(r.subject)) / (len(q_chars) or 1)
+            overlap = (len(q_bigrams & _bigrams(r.subject)), len(q_chars & set(r.subject)))
             unit_fit = bool(hint) and r.unit.endswith(hint[0])
-            scored.append(_Scored(sent + 0.5 * subj + bonus + 0.05 * overlap, sent, subj, overlap, unit_fit, r))
+            scored.append(
+                _Scored(
+                    sent + 0.5 * subj + bonus + 0.01 * overlap[0], sent, subj, overlap, unit_fit, r
+                )
+            )
         if not scored:
             return None
         best = max(scored, key=lambda x: x.score)
-        decided_by_unit = best.unit_fit and hint[1] and best.sent >= MIN_UNIT_DECIDED
-        if best.sent < MIN_SENTENCE_COVERAGE or (best.subj < MIN_SUBJECT_COVERAGE and not decided_by_unit):
+        if not _confident(best, hint) or not self._names_something(terms, best.row):
             return None
-        same = [x for x in scored if x.row.doc_id == best.row.doc_id and x.row.start == best.row.start]
+        same = [
+            x for x in scored if x.row.doc_id == best.row.doc_id and x.row.start == best.row.start
+        ]
         return _target_answer(query.original, _pick_rows(same, query, terms), round(best.sent, 3))
+
+    def _names_something(self, terms: dict[str, _Term], row: Target) -> bool:
+        """The question names what is counted: a noun or name of some weight in the sentence
+        (not only 创新 or 科技, which every sentence here has)."""
+        return any(
+            t.topic
+            and t.weight >= MIN_TOPIC_IDF
+            and t.alts
+            and any(a in row.sentence for a in t.alts)
+            for t in terms.values()
+        )
 
     def _in_scope(self, row: Target, query: Query, text: str, filters) -> bool:
         if filters is not None:
@@ -483,9 +593,10 @@ class TargetLedger:
         from .answer import synonyms  # the same synonym groups the extractive answerer uses
 
         out: dict[str, _Term] = {}
+        scope = {str(y) for y in query.years} | set(query.places)
         for term in query.terms:
-            if term in _FILLER:
-                continue
+            if term in _FILLER or term in scope or term.rstrip("市省区县") in places():
+                continue  # a year or a place scopes the question (checked apart), not its topic
             topic = _is_topic(term)
             scale = 1.0 if topic else VERB_WEIGHT
             same = tuple(w for w in synonyms(term) if w in self._full_text)
@@ -496,7 +607,11 @@ class TargetLedger:
             elif same:
                 out[term] = _Term(max(self._idf(w) for w in same) * 0.9 * scale, same, topic)
             else:
-                out[term] = _Term(self._max_idf * MISSING_WEIGHT * scale, None, topic)
+                # unknown to the corpus: a noun vetoes a sentence that lacks it (担保费), but not a
+                # fragment jieba's HMM glued together (人到), which is no evidence of anything
+                out[term] = _Term(
+                    self._max_idf * MISSING_WEIGHT * scale, None, topic and is_word(term)
+                )
         return out
 
 
@@ -522,12 +637,34 @@ class _Scored(NamedTuple):
     score: float
     sent: float  # key-term coverage of the sentence (with the item heading)
     subj: float  # … of the row's subject
-    overlap: float  # share of the question's characters in the subject (tie-break)
+    overlap: tuple[int, int]  # bigrams, characters the question and the subject share (tie-break)
     unit_fit: bool  # in the unit the question asks in
     row: Target
 
 
-def _coverage(terms: dict[str, _Term], haystack: str, total: float, veto: bool = True) -> float | None:
+def _unit_hint(question: str) -> tuple[tuple[str, ...], bool] | None:
+    for pattern, units, hard in _UNIT_HINTS:
+        if m := pattern.search(question):
+            return (units or (m.group(2),)), hard
+    return None
+
+
+def _confident(best: _Scored, hint) -> bool:
+    if best.sent < MIN_SENTENCE_COVERAGE:
+        return False
+    return (
+        best.subj >= MIN_SUBJECT_COVERAGE
+        or best.subj > 0
+        and best.sent >= FULL_SENTENCE
+        or best.unit_fit
+        and hint[1]
+        and best.sent >= UNIT_DECIDED
+    )
+
+
+def _coverage(
+    terms: dict[str, _Term], haystack: str, total: float, veto: bool = True
+) -> float | None:
     """Weighted share of the question's terms found in ``haystack``. A term the corpus never
     uses counts when each of its characters is there (放款 ~ 发放…贷款, jieba's 能派 ~ 选派);
     if it is a noun that is not there (担保费, 税率), the text is about something else: ``None``."""
@@ -548,31 +685,50 @@ def _keyword_match(row: Target, needle: str, tokens: list[str]) -> bool:
     return needle in hay or bool(tokens) and all(t in hay for t in tokens)
 
 
-def _pick_rows(candidates: list[_Scored], query: Query, terms) -> list[Target]:
+def _pick_rows(candidates: list[_Scored], query: Query, terms: dict[str, _Term]) -> list[Target]:
     """The rows of the chosen sentence that answer: in the unit asked for, with the subject that
-    matches best (several rows when they share it: 500家 and 25亿元 for 鲁科贷); for a question
-    asking for several ("分别"), also each row that adds a term of its own. In reading order."""
-    fit = [x for x in candidates if x.unit_fit]
-    candidates = fit or candidates
-    top = max((x.subj, x.overlap) for x in candidates)
-    chosen = [x for x in candidates if (x.subj, x.overlap) >= top]
-    if query.listing or "和" in query.text or "、" in query.text:
-        def own(row: Target) -> set[str]:
-            return {term for term, t in terms.items() if t.alts and any(a in row.subject for a in t.alts)}
-
-        covered = own(chosen[0].row)
-        for x in sorted(candidates, key=lambda x: -x.subj):
-            if x not in chosen and own(x.row) - covered:
-                chosen.append(x)
-                covered |= own(x.row)
+    matches best (several when they share it: 500家 and 25亿元 for 鲁科贷). A question joining
+    several things ("新增专利和新增销售收入分别是多少") gets the best row for each. In reading order."""
+    candidates = [x for x in candidates if x.unit_fit] or candidates
+    parts = [p for p in _JOINERS.split(query.text) if p.strip()]
+    chosen: list[_Scored] = []
+    if len(parts) > 1:
+        for part in parts:
+            own = {term: t for term, t in terms.items() if term in part}
+            ranked = [(_subject_fit(own, x.row.subject, part), x) for x in candidates]
+            top = max(fit for fit, _x in ranked)
+            if top[0] > 0:
+                chosen += [x for fit, x in ranked if fit == top and x not in chosen]
+    if not chosen:
+        top = max((x.subj, x.overlap) for x in candidates)
+        chosen = [x for x in candidates if (x.subj, x.overlap) == top]
     return sorted((x.row for x in chosen), key=lambda r: r.number_start)
+
+
+def _subject_fit(terms: dict[str, _Term], subject: str, text: str) -> tuple[float, int, int]:
+    got = sum(t.weight for t in terms.values() if t.alts and any(a in subject for a in t.alts))
+    return (
+        got,
+        len(_bigrams(text) & _bigrams(subject)),
+        len((set(text) - _QUESTION_CHARS) & set(subject)),
+    )
+
+
+def _bigrams(text: str) -> set[str]:
+    return {text[i : i + 2] for i in range(len(text) - 1)}
 
 
 def _target_answer(question: str, rows: list[Target], score: float) -> Answer:
     first = rows[0]
     citation = Citation(
-        id=1, doc_id=first.doc_id, title=first.title, section=first.section,
-        text=first.sentence, score=score, start=first.start, end=first.end,
+        id=1,
+        doc_id=first.doc_id,
+        title=first.title,
+        section=first.section,
+        text=first.sentence,
+        score=score,
+        start=first.start,
+        end=first.end,
     )
     by_subject: dict[str, list[str]] = {}
     for r in rows:
@@ -580,7 +736,9 @@ def _target_answer(question: str, rows: list[Target], score: float) -> Answer:
     summary = "；".join(f"{subject}：{'，'.join(values)}" for subject, values in by_subject.items())
     quote = _ITEM_PREFIX.sub("", first.sentence, count=1)
     text = f"目标：{summary}。\n原文：{quote} [1]"
-    return Answer(question=question, answer=text, abstained=False, mode="targets", citations=[citation])
+    return Answer(
+        question=question, answer=text, abstained=False, mode="targets", citations=[citation]
+    )
 
 
 class LedgerCache:
