@@ -164,8 +164,7 @@ def _related(hits: list[Scored], limit: int = 3) -> list[Citation]:
     return out
 
 
-def _topic(query: Query, corpus_text: str = "") -> str:
-    outside = [p for p in query.places if p not in corpus_text]
+def _topic(query: Query, outside: tuple[str, ...] = ()) -> str:
     if outside:
         return "、".join(outside[:2])
     terms = [t for t in query.terms if not re.fullmatch(r"[\W\d_]+", t)]
@@ -173,9 +172,10 @@ def _topic(query: Query, corpus_text: str = "") -> str:
 
 
 def abstention(
-    query: Query, hits: list[Scored], why: str | None = None, corpus_text: str = ""
+    query: Query, hits: list[Scored], why: str | None = None, outside: tuple[str, ...] = ()
 ) -> Answer:
-    topic = _topic(query, corpus_text)
+    """"Not in the documents", naming what was asked about, with the closest passages."""
+    topic = _topic(query, outside)
     text = f"已收录的政策文件中没有找到关于“{topic}”的规定。"
     if why:
         text += why
@@ -192,10 +192,10 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
     if not hits:
         return abstention(query, hits)
     corpus_text = reader.full_text
-    outside = [p for p in query.places if p not in corpus_text]
+    outside = tuple(p for p in query.places if p not in corpus_text)
     if outside:
         return abstention(
-            query, hits, f"现有文件只涉及{_corpus_places(corpus_text)}的政策。", corpus_text
+            query, hits, f"现有文件只涉及{_corpus_places(corpus_text)}的政策。", outside
         )
     other_years = [y for y in query.years if y not in reader.years and str(y) not in corpus_text]
     if other_years:
@@ -239,7 +239,9 @@ def _strip_item_prefix(sentence: str) -> str:
 
 
 def _corpus_places(corpus_text: str) -> str:
+    """The places the corpus itself is about: the two it names most often."""
     from .query import places
 
-    found = [p for p in ("威海", "山东") if p in corpus_text and p in places()]
+    counts = {p: corpus_text.count(p) for p in places() if p in corpus_text}
+    found = sorted(counts, key=lambda p: -counts[p])[:2]
     return "、".join(found) or "已收录地区"
