@@ -15,6 +15,8 @@ What counts as a target (patterns over the text, no list of expected sentences):
   things just enumerated (政务、人才…文化八个生态 — eight names, eight 生态), a condition or
   attribute (…500万元以上的企业), a support standard or cap (最高, 给予, 补助, 奖励 …), a
   status already reached (现有, 已有 …), or a bare Chinese "一" (一批, 一个) without a qualifier.
+
+Answering a question from the rows (``TargetLedger.answer``) lives in ``target_answer``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Iterable
-from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -38,12 +39,11 @@ from .config import Settings
 from .errors import LoadError
 from .index import MANIFEST, read_manifest
 from .load import load_corpus, load_file
-from .models import Answer, Chunk, Citation
-from .query import FACT_KINDS, Query, analyse, normalise, places
+from .models import Answer, Chunk
+from .query import Query, normalise, places
 from .text import (
     STOPWORDS,
     add_terms,
-    is_word,
     load_dictionary,
     quoted_terms,
     search_tokens,
@@ -84,7 +84,7 @@ _STANDARD = re.compile(
 _STATUS = re.compile(r"现有|已有|已经|已累计|截至|共有|拥有")
 _ENUMERATION = re.compile(r"((?:[^、,，。；;：:\s]{1,12}、)+[^、,，。；;：:\s]{1,12})$")
 _CLAUSE_RE = re.compile(r"(?:[^,，:：]|(?<=\d),(?=\d{3}))+")  # 1,500 stays whole
-_ITEM_PREFIX = re.compile(r"^\s*\d{1,3}[.．、]")
+ITEM_PREFIX = re.compile(r"^\s*\d{1,3}[.．、]")
 _ITEM_LABEL = re.compile(r"^(\d{1,3}[.．、]|第[一二三四五六七八九十百零〇\d]+条)")
 _LEAD_WORDS = re.compile(r"^(争取|力争|全力|确保|努力|预计|计划|力求|并|同时|其中|另外|此外)+")
 _ITEM_NUMBER = re.compile(r"(\d{1,3})[.．、]?")
@@ -204,7 +204,7 @@ def _item_of(section: str) -> str:
 
 
 def _clean_subject(text: str) -> str:
-    text = _ITEM_PREFIX.sub("", text).strip(" 　,，:：、。；;！？!?")
+    text = ITEM_PREFIX.sub("", text).strip(" 　,，:：、。；;！？!?")
     text = _LEAD_WORDS.sub("", text).strip()
     return text[-MAX_SUBJECT:]
 
@@ -322,47 +322,6 @@ def targets_of_document(doc: Document, chunks: list[Chunk] | None = None) -> lis
 
 # -- the ledger ------------------------------------------------------------------------------
 
-# A question asks for a target when it asks how many / how much, or names a 目标/指标.
-_ASKS_TARGET = re.compile(r"多少|几|目标|指标|要达到|达到|规模|总额|总投资|数量")
-# … but not for a per-unit standard or a cap, which a plan's total target never answers.
-_PER_UNIT = re.compile(
-    r"单个|单家|单笔|单项|每家|每个|每户|每人|每张|每月|每次|每项|一张|最多|最高|上限|至多|封顶"
-)
-_SCOPE = re.compile(r"全省|全国")
-_PERCENT_UNITS = ("%", "‰", "个百分点")
-_MONEY_UNITS = ("元",)
-# The unit a question asks in, most specific first. A hard hint admits only rows in that unit
-# (多少家 is never answered with 30项); the generic 几个/多少项 only breaks ties.
-_UNIT_HINTS: list[tuple[re.Pattern, tuple[str, ...], bool]] = [
-    (
-        re.compile(
-            r"百分之|%|百分点|占比|比例|比重|强度|[增长转化覆盖达标]率|增幅|增速|增长目标|增长多少|增长几"
-        ),
-        _PERCENT_UNITS,
-        True,
-    ),
-    (re.compile(r"(多少|几)(个)?(人次|人|名)|几个人|多少人|派几"), ("人次", "人", "名"), True),
-    (re.compile(r"(多少|几)家"), ("家",), True),
-    (re.compile(r"(多少|几)(场|次)"), ("场", "场(次)", "场（次）", "场次", "次"), True),
-    (re.compile(r"(多少|几)件"), ("件",), True),
-    (re.compile(r"钱|(多少|几)(万|亿)?元|金额|资金|规模|总额|投资"), _MONEY_UNITS, True),
-    (re.compile(r"(多少|几)([张台套篇亩吨批辆座所户款部条])"), (), True),  # filled in per question
-    (re.compile(r"(多少|几)(个|项)"), ("项", "个"), False),
-]
-# Words that carry no topic in a target question; dropped rather than counted as missing.
-_JOINERS = re.compile(r"以及|[和与及、,，;；]")
-_FILLER = frozenset(
-    "总共 一共 共计 总计 合计 大概 大约 大致 一般 这类 那类 这种 那种 上年 全年 年度内 预计 计划 争取 力争".split()  # noqa: SIM905
-)
-MISSING_WEIGHT = 0.5  # a question word the corpus never uses (its weight × the largest IDF)
-VERB_WEIGHT = 0.5  # verbs, adverbs … count half: people say 覆盖/放/搞 for 发放/实施
-CONTEXT_WEIGHT = 0.3  # a topic word inherited from an earlier turn
-MIN_SENTENCE_COVERAGE = 0.6  # share of the question's key-term weight the sentence must carry
-MIN_SUBJECT_COVERAGE = 0.2  # … and the row's subject (what is counted), unless
-FULL_SENTENCE = 0.9  # … the sentence carries nearly all of it and the subject some, or
-MIN_TOPIC_IDF = 1.0  # the weight of at least one noun the question and the sentence share
-UNIT_DECIDED = 0.7  # … the question's unit (多少家) picked the row and the sentence carries this
-
 
 class TargetLedger:
     """All targets of a set of documents, filterable, exportable, and able to answer.
@@ -382,7 +341,7 @@ class TargetLedger:
         self.targets: list[Target] = list(targets)
         self.generation = generation
         self._terms = list(terms)
-        self._locality: dict[str, set[str]] = {}
+        self.locality: dict[str, set[str]] = {}
         self._texts: list[str] = []
         df: Counter[str] = Counter()  # sentence frequency of each token, for IDF weights
         n_sentences = 0
@@ -390,16 +349,17 @@ class TargetLedger:
             text, meta = doc.page_content, doc.metadata
             self._texts.append(text)
             named = f"{meta.get('issuer', '')} {meta.get('title', '')}"
-            self._locality[meta["doc_id"]] = {p for p in places() if p in named} or {
+            self.locality[meta["doc_id"]] = {p for p in places() if p in named} or {
                 p for p in places() if p in text
             }
             for s, e in sentences(text):
                 df.update(set(search_tokens(text[s:e])))
                 n_sentences += 1
-        self._df = df
+        # corpus statistics that ``target_answer`` weighs question words by
+        self.df = df
         self._n = max(n_sentences, 1)
-        self._max_idf = math.log(1 + (self._n + 0.5) / 0.5)
-        self._full_text = "\n".join(self._texts)
+        self.max_idf = math.log(1 + (self._n + 0.5) / 0.5)
+        self.full_text = "\n".join(self._texts)
         self._corrector = None
         self._vocabulary: frozenset[str] | None = None
         self._lock = threading.Lock()
@@ -489,7 +449,7 @@ class TargetLedger:
         if self._vocabulary is None:
             self._vocabulary = frozenset(
                 t
-                for t in [*self._df, *self._terms]
+                for t in [*self.df, *self._terms]
                 if len(t) >= 2 and not t.isascii() and t not in STOPWORDS
             )
         return self._vocabulary
@@ -500,245 +460,28 @@ class TargetLedger:
             if self._corrector is None:
                 from .spelling import Corrector
 
-                self._corrector = Corrector([*self._df.keys(), *self._terms])
+                self._corrector = Corrector([*self.df.keys(), *self._terms])
             return self._corrector
 
     def answer(self, question: str | Query, filters=None) -> Answer | None:
         """The matching row(s) as an ``Answer`` (mode "targets"), or ``None`` when the question
         does not ask for a target or no row matches it with confidence — the normal pipeline
         then answers (or abstains). ``question`` may be a ``Query`` already analysed by the
-        caller (condensed follow-up, corrected spelling); ``filters`` a ``retrieve.Filters``."""
-        if not self.targets:
-            return None
-        if isinstance(question, Query):
-            query = question
-        else:
-            query = analyse(question, self.corrector, vocabulary=self.vocabulary)
-        text = query.text
-        if not _ASKS_TARGET.search(text) or _PER_UNIT.search(text):
-            return None
-        if set(query.kinds) - {"money", "rate"}:
-            return None  # a deadline, a contact, materials, conditions, names: not a target
-        rows = [r for r in self.targets if self._in_scope(r, query, text, filters)]
-        if "money" in query.kinds:
-            rows = [r for r in rows if r.unit.endswith(_MONEY_UNITS)]
-        if "rate" in query.kinds:
-            evidence = FACT_KINDS["rate"][1]
-            rows = [r for r in rows if r.unit in _PERCENT_UNITS and evidence.search(r.sentence)]
-        hint = _unit_hint(text)
-        if hint and hint[1]:
-            rows = [r for r in rows if r.unit.endswith(hint[0])]
-        terms = self._weights(query)
-        if not rows or not terms:
-            return None
-        total = sum(t.weight for t in terms.values()) or 1.0
-        context = {t: self._idf(t) * CONTEXT_WEIGHT / total for t in query.context}
-        q_bigrams, q_chars = _bigrams(text), set(text) - _QUESTION_CHARS
+        caller (condensed follow-up, corrected spelling); ``filters`` a ``retrieve.Filters``.
+        The scoring lives in ``target_answer``."""
+        from .target_answer import answer  # it imports this module
 
-        scored: list[_Scored] = []
-        for r in rows:
-            sent = _coverage(terms, f"{r.item} {r.sentence}", total)
-            if sent is None:
-                continue  # a question word that this sentence cannot stand for
-            subj = _coverage(terms, r.subject, total, veto=False) or 0.0
-            bonus = sum(w for t, w in context.items() if t in r.sentence)
-            overlap = (len(q_bigrams & _bigrams(r.subject)), len(q_chars & set(r.subject)))
-            unit_fit = bool(hint) and r.unit.endswith(hint[0])
-            scored.append(
-                _Scored(
-                    sent + 0.5 * subj + bonus + 0.01 * overlap[0], sent, subj, overlap, unit_fit, r
-                )
-            )
-        if not scored:
-            return None
-        best = max(scored, key=lambda x: x.score)
-        if not _confident(best, hint) or not self._names_something(terms, best.row):
-            return None
-        same = [
-            x for x in scored if x.row.doc_id == best.row.doc_id and x.row.start == best.row.start
-        ]
-        return _target_answer(query.original, _pick_rows(same, query, terms), round(best.sent, 3))
+        return answer(self, question, filters)
 
-    def _names_something(self, terms: dict[str, _Term], row: Target) -> bool:
-        """The question names what is counted: a noun or name of some weight in the sentence
-        (not only 创新 or 科技, which every sentence here has)."""
-        return any(
-            t.topic
-            and t.weight >= MIN_TOPIC_IDF
-            and t.alts
-            and any(a in row.sentence for a in t.alts)
-            for t in terms.values()
-        )
-
-    def _in_scope(self, row: Target, query: Query, text: str, filters) -> bool:
-        if filters is not None:
-            if filters.doc_ids and row.doc_id not in filters.doc_ids:
-                return False
-            if filters.year is not None and row.year != filters.year:
-                return False
-        if row.year is not None and any(y != row.year for y in query.years):
-            return False
-        local = self._locality.get(row.doc_id, set())
-        if any(p not in local and p not in row.sentence for p in query.places):
-            return False  # 青岛/山东省 … : this document's targets are another place's
-        return all(word in row.sentence for word in _SCOPE.findall(text))
-
-    def _idf(self, term: str) -> float:
-        c = self._df.get(term, 0)
+    def idf(self, term: str) -> float:
+        """The term's IDF over the corpus's sentences (answering weighs question words by it)."""
+        c = self.df.get(term, 0)
         return math.log(1 + (self._n - c + 0.5) / (c + 0.5))
-
-    def _weights(self, query: Query) -> dict[str, _Term]:
-        """Each key term's weight (IDF; verbs and adverbs count half — 覆盖 vs 发放 varies, the
-        thing counted does not) and the words that stand for it in a text."""
-        from .answer import synonyms  # the same synonym groups the extractive answerer uses
-
-        out: dict[str, _Term] = {}
-        scope = {str(y) for y in query.years} | set(query.places)
-        for term in query.terms:
-            if term in _FILLER or term in scope or term.rstrip("市省区县") in places():
-                continue  # a year or a place scopes the question (checked apart), not its topic
-            topic = _is_topic(term)
-            scale = 1.0 if topic else VERB_WEIGHT
-            same = tuple(w for w in synonyms(term) if w in self._full_text)
-            if term in self._df:
-                out[term] = _Term(self._idf(term) * scale, (term, *same), topic)
-            elif term in self._full_text:
-                out[term] = _Term(self._max_idf * 0.8 * scale, (term, *same), topic)
-            elif same:
-                out[term] = _Term(max(self._idf(w) for w in same) * 0.9 * scale, same, topic)
-            else:
-                # unknown to the corpus: a noun vetoes a sentence that lacks it (担保费), but not a
-                # fragment jieba's HMM glued together (人到), which is no evidence of anything
-                out[term] = _Term(
-                    self._max_idf * MISSING_WEIGHT * scale, None, topic and is_word(term)
-                )
-        return out
-
-
-_QUESTION_CHARS = frozenset("多少几个是的要了吗呢啊今年目标指标请问能会")
-_TOPIC_FLAGS = ("n", "x", "j", "vn", "eng", "m")
-
-
-@lru_cache(maxsize=4096)
-def _is_topic(term: str) -> bool:
-    """A noun, name, abbreviation or number (what a target counts), not a verb or an adverb."""
-    import jieba.posseg
-
-    return any(p.flag.startswith(_TOPIC_FLAGS) for p in jieba.posseg.lcut(term))
-
-
-class _Term(NamedTuple):
-    weight: float
-    alts: tuple[str, ...] | None  # words that stand for the term; None: unknown to the corpus
-    topic: bool
-
-
-class _Scored(NamedTuple):
-    score: float
-    sent: float  # key-term coverage of the sentence (with the item heading)
-    subj: float  # … of the row's subject
-    overlap: tuple[int, int]  # bigrams, characters the question and the subject share (tie-break)
-    unit_fit: bool  # in the unit the question asks in
-    row: Target
-
-
-def _unit_hint(question: str) -> tuple[tuple[str, ...], bool] | None:
-    for pattern, units, hard in _UNIT_HINTS:
-        if m := pattern.search(question):
-            return (units or (m.group(2),)), hard
-    return None
-
-
-def _confident(best: _Scored, hint) -> bool:
-    if best.sent < MIN_SENTENCE_COVERAGE:
-        return False
-    return (
-        best.subj >= MIN_SUBJECT_COVERAGE
-        or best.subj > 0
-        and best.sent >= FULL_SENTENCE
-        or best.unit_fit
-        and hint[1]
-        and best.sent >= UNIT_DECIDED
-    )
-
-
-def _coverage(
-    terms: dict[str, _Term], haystack: str, total: float, veto: bool = True
-) -> float | None:
-    """Weighted share of the question's terms found in ``haystack``. A term the corpus never
-    uses counts when each of its characters is there (放款 ~ 发放…贷款, jieba's 能派 ~ 选派);
-    if it is a noun that is not there (担保费, 税率), the text is about something else: ``None``."""
-    got = 0.0
-    for term, t in terms.items():
-        if t.alts is None:
-            if all(ch in haystack for ch in term if ch not in _QUESTION_CHARS):
-                got += t.weight
-            elif veto and t.topic:
-                return None
-        elif any(a in haystack for a in t.alts):
-            got += t.weight
-    return got / total
 
 
 def _keyword_match(row: Target, needle: str, tokens: list[str]) -> bool:
     hay = f"{row.subject} {row.sentence} {row.section} {row.title}"
     return needle in hay or bool(tokens) and all(t in hay for t in tokens)
-
-
-def _pick_rows(candidates: list[_Scored], query: Query, terms: dict[str, _Term]) -> list[Target]:
-    """The rows of the chosen sentence that answer: in the unit asked for, with the subject that
-    matches best (several when they share it: 500家 and 25亿元 for 鲁科贷). A question joining
-    several things ("新增专利和新增销售收入分别是多少") gets the best row for each. In reading order."""
-    candidates = [x for x in candidates if x.unit_fit] or candidates
-    parts = [p for p in _JOINERS.split(query.text) if p.strip()]
-    chosen: list[_Scored] = []
-    if len(parts) > 1:
-        for part in parts:
-            own = {term: t for term, t in terms.items() if term in part}
-            ranked = [(_subject_fit(own, x.row.subject, part), x) for x in candidates]
-            top = max(fit for fit, _x in ranked)
-            if top[0] > 0:
-                chosen += [x for fit, x in ranked if fit == top and x not in chosen]
-    if not chosen:
-        top = max((x.subj, x.overlap) for x in candidates)
-        chosen = [x for x in candidates if (x.subj, x.overlap) == top]
-    return sorted((x.row for x in chosen), key=lambda r: r.number_start)
-
-
-def _subject_fit(terms: dict[str, _Term], subject: str, text: str) -> tuple[float, int, int]:
-    got = sum(t.weight for t in terms.values() if t.alts and any(a in subject for a in t.alts))
-    return (
-        got,
-        len(_bigrams(text) & _bigrams(subject)),
-        len((set(text) - _QUESTION_CHARS) & set(subject)),
-    )
-
-
-def _bigrams(text: str) -> set[str]:
-    return {text[i : i + 2] for i in range(len(text) - 1)}
-
-
-def _target_answer(question: str, rows: list[Target], score: float) -> Answer:
-    first = rows[0]
-    citation = Citation(
-        id=1,
-        doc_id=first.doc_id,
-        title=first.title,
-        section=first.section,
-        text=first.sentence,
-        score=score,
-        start=first.start,
-        end=first.end,
-    )
-    by_subject: dict[str, list[str]] = {}
-    for r in rows:
-        by_subject.setdefault(r.subject, []).append(r.display)
-    summary = "；".join(f"{subject}：{'，'.join(values)}" for subject, values in by_subject.items())
-    quote = _ITEM_PREFIX.sub("", first.sentence, count=1)
-    text = f"目标：{summary}。\n原文：{quote} [1]"
-    return Answer(
-        question=question, answer=text, abstained=False, mode="targets", citations=[citation]
-    )
 
 
 class LedgerCache:
