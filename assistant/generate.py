@@ -57,14 +57,28 @@ def get_generator(settings: Settings) -> Generator | None:
 
 # -- numbers ------------------------------------------------------------------------------------
 
-_CN_DIGIT = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
-             "七": 7, "八": 8, "九": 9}
+_CN_DIGIT = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _CN_UNIT = {"十": 10, "百": 100, "千": 1000}
 _CN_CHARS = "零〇一二两三四五六七八九十百千万亿"
 _MAGNITUDE = {"万": Decimal(10) ** 4, "亿": Decimal(10) ** 8, "万亿": Decimal(10) ** 12}
 # Units after which a Chinese numeral is a quantity (一流, 十四五 and 统一 are words, not numbers).
-_UNIT = (r"(?:%|‰|元|人次|家|个|项|件|名|人|场|次|所|台|套|篇|平方米|亩|年|倍|条|种|类|批|支|位|"
-         r"天|周|月|日|公里|米|吨|户|座|期|款|门|部|岗)")
+_UNIT = (
+    r"(?:%|‰|元|人次|家|个|项|件|名|人|场|次|所|台|套|篇|平方米|亩|年|倍|条|种|类|批|支|位|"
+    r"天|周|月|日|公里|米|吨|户|座|期|款|门|部|岗)"
+)
 _NUMBER = re.compile(
     r"(?P<pct>百分之)?"
     r"(?:(?P<ar>\d+(?:,\d{3})+(?!\d)|\d+(?:\.\d+)?)\s*(?P<mag>万亿|亿|万)?"
@@ -107,8 +121,8 @@ class Number:
 
 def numbers(text: str, strict: bool = True) -> list[Number]:
     """Numbers and amounts in ``text``. ``strict`` (for answers) skips Chinese numerals that are
-    ordinary words: those without a unit, and small counts such as 一个, 两项 (values below 10
-    unless money or a percentage)."""
+    ordinary words: those with neither unit nor 万/亿 (十四五, 一流), and small counts such as
+    一个, 两项 (values below 10 unless money or a percentage)."""
     text = unicodedata.normalize("NFKC", text)
     out = []
     for m in _NUMBER.finditer(text):
@@ -127,9 +141,11 @@ def numbers(text: str, strict: bool = True) -> list[Number]:
             parsed = chinese_number(cn)
             if parsed is None:
                 continue
-            if strict and not unit and not m.group("pct"):
+            # 五十万 is an amount even without 元; 千万 is also an adverb ("by all means")
+            magnitude = cn[-1] in "万亿" and cn not in ("千万", "万万")
+            if strict and not (unit or m.group("pct") or magnitude):
                 continue
-            money = "元" in unit or cn[-1] in "万亿"
+            money = "元" in unit or magnitude
             if strict and parsed < 10 and not (money or percent):
                 continue
             raw = value = Decimal(parsed)
@@ -157,7 +173,7 @@ class NumberSet:
 # -- citations and verification -----------------------------------------------------------------
 
 _MARKER = re.compile(r"[\[【]\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】]")
-_THINK = re.compile(r"<think>.*?(?:</think>|$)", re.S)
+_THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)
 
 
 @dataclass
@@ -251,9 +267,16 @@ def citations_for(claims: list[Claim], hits: Sequence[Scored]) -> list[Citation]
         chunk = scored.chunk
         s, e = _quote(scored, [c.text for c in claims if n in c.ids])
         out.append(
-            Citation(id=n, doc_id=chunk.doc_id, title=chunk.title, section=chunk.section,
-                     text=chunk.text[s:e], score=scored.hit.score,
-                     start=chunk.start + s, end=chunk.start + e)
+            Citation(
+                id=n,
+                doc_id=chunk.doc_id,
+                title=chunk.title,
+                section=chunk.section,
+                text=chunk.text[s:e],
+                score=scored.hit.score,
+                start=chunk.start + s,
+                end=chunk.start + e,
+            )
         )
     return out
 
@@ -304,7 +327,7 @@ class LLMGenerator:
             return question
         try:
             reply = self.llm.invoke(condense_messages(question, turns)).text
-        except Exception as err:  # any failure: the rules still work
+        except Exception as err:  # noqa: BLE001 - any failure: the rules still work
             log.warning("LLM condense failed, using rules: %s", _describe(err, self.settings))
             return rule_condense(question, history)
         rewritten = _clean_question(reply)
@@ -351,7 +374,7 @@ class LLMGenerator:
                 yield StreamEvent("delta", text=tail)
             if not "".join(parts).strip():
                 raise _Failed(f"大模型没有返回内容，{FALLBACK}")
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - whatever breaks, the extractive answer stands
             note = err.note if isinstance(err, _Failed) else _failure_note(err, self.settings)
             final = self._fallback(extractive, note, t0)
         else:
@@ -388,27 +411,42 @@ class LLMGenerator:
             try:
                 _checked_numbers(text, NumberSet([_source_texts(s) for s in hits]))
             except VerificationError as err:
-                return self._fallback(extractive, f"大模型回答未通过引用核验（{err}），{FALLBACK}", t0)
+                return self._fallback(
+                    extractive, f"大模型回答未通过引用核验（{err}），{FALLBACK}", t0
+                )
             related = abstention(analyse(query_text), hits).related
             listing = "".join(
                 f"\n· 《{c.title}》{c.section}：{c.text if len(c.text) <= 60 else c.text[:60] + '…'}"
                 for c in related
             )
             body = f"{text}\n相关内容（仅供参考）：{listing}" if related else text
-            return Answer(question=extractive.question, answer=body, abstained=True, mode="llm",
-                          related=related, timings_ms=timings)
+            return Answer(
+                question=extractive.question,
+                answer=body,
+                abstained=True,
+                mode="llm",
+                related=related,
+                timings_ms=timings,
+            )
         try:
             claims = verify(text, hits)
         except VerificationError as err:
             return self._fallback(extractive, f"大模型回答未通过引用核验（{err}），{FALLBACK}", t0)
-        return Answer(question=extractive.question, answer=text, abstained=False, mode="llm",
-                      citations=citations_for(claims, hits), timings_ms=timings)
+        return Answer(
+            question=extractive.question,
+            answer=text,
+            abstained=False,
+            mode="llm",
+            citations=citations_for(claims, hits),
+            timings_ms=timings,
+        )
 
     def _fallback(self, extractive: Answer, note: str, t0: float) -> Answer:
         log.warning("LLM answer replaced by the extractive one: %s", note)
         timings = {**extractive.timings_ms, "llm": _elapsed(t0)}
-        return extractive.model_copy(update={"mode": "extractive", "note": note,
-                                             "timings_ms": timings})
+        return extractive.model_copy(
+            update={"mode": "extractive", "note": note, "timings_ms": timings}
+        )
 
 
 class _ThinkFilter:
@@ -476,5 +514,5 @@ def _content_text(content) -> str:
 def _clean_question(reply: str) -> str:
     text = _THINK.sub("", reply).strip()
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    line = re.sub(r"^(改写后的问题|独立问题|问题)\s*[:：]\s*", "", line)
+    line = re.sub(r"^(改写后的问题|独立问题|问题)\s*[:：]\s*", "", line.strip("“”\"'「」 "))
     return line.strip("“”\"'「」 ")

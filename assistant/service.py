@@ -6,18 +6,19 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
 
 from .answer import abstention, extractive_answer
 from .config import MAX_QUESTION_CHARS, Settings, get_settings
 from .errors import DocumentNotFoundError, InvalidQuestionError, LoadError, UnsupportedFileType
 from .errors import SUPPORTED_SUFFIXES
+from .generate import Generator, get_generator
 from .index import BuildSummary, IndexBuilder, ProgressFn, read_manifest
 from .load import doc_id_for, load_bytes
 from .models import Answer, DocumentInfo, Hit
-from .query import analyse, condense_with_context, has_searchable_content
-from .retrieve import Filters, Retriever
+from .query import Query, analyse, condense_with_context, has_searchable_content
+from .retrieve import Filters, Retriever, Scored
 from .targets import LedgerCache, Target
 
 
@@ -41,6 +42,29 @@ class StreamEvent:
     answer: Answer | None = None
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """Everything known before an answer is generated; ``extractive`` is the fallback."""
+
+    question: str  # as the user asked it
+    query: Query  # standalone, analysed
+    hits: list[Scored]
+    extractive: Answer
+    t0: float
+    t1: float  # retrieval done
+
+    def stamp(self, answer: Answer) -> Answer:
+        """The user's own question and timings (``llm`` stays when the generator set it)."""
+        t2 = time.perf_counter()
+        timings = {
+            **answer.timings_ms,
+            "retrieve": round((self.t1 - self.t0) * 1000, 2),
+            "answer": round((t2 - self.t1) * 1000, 2),
+            "total": round((t2 - self.t0) * 1000, 2),
+        }
+        return answer.model_copy(update={"question": self.question, "timings_ms": timings})
+
+
 def safe_filename(name: str) -> str:
     """The bare file name of an upload: no directories, no traversal, no control characters."""
     base = PurePath(name.replace("\\", "/")).name
@@ -51,9 +75,11 @@ def safe_filename(name: str) -> str:
 
 
 class Assistant:
-    def __init__(self, settings: Settings | None = None):
+    def __init__(self, settings: Settings | None = None, generator: Generator | None = None):
         self.settings = settings or get_settings()
         self.retriever = Retriever(self.settings)
+        # None → extractive only; an LLM answers when PA_LLM_BASE_URL and PA_LLM_MODEL are set
+        self.generator = generator or get_generator(self.settings)
         self.ledger = LedgerCache(self.settings)
         self._build_lock = threading.Lock()
 
@@ -148,43 +174,51 @@ class Assistant:
         history: list[dict] | None = None,
         filters: Filters | None = None,
     ) -> Answer:
-        t0 = time.perf_counter()
-        question = validate_question(question)
-        standalone, context = condense_with_context(question, history)
-        reader = self.retriever.reader
-        query = analyse(standalone, reader.corrector, context, reader.vocabulary)
-        if not has_searchable_content(question) or not query.terms:
-            answer = abstention(query, [], "请用文字描述想了解的政策，例如“鲁科贷今年的目标是多少？”")
-            return answer.model_copy(update={"question": question, "timings_ms": _ms(t0=t0)})
-        # A question asking for a target is answered from the ledger row, when one matches.
-        from_ledger = self.ledger.get().answer(query, filters)
-        if from_ledger is not None:
-            return from_ledger.model_copy(update={"question": question, "timings_ms": _ms(t0=t0)})
-        hits = self.retriever.retrieve_scored(
-            query.text, self.settings.top_k, filters, extra_terms=" ".join(query.context)
-        )
-        t1 = time.perf_counter()
-        answer = extractive_answer(query, hits, reader)
-        t2 = time.perf_counter()
-        timings = {
-            "retrieve": round((t1 - t0) * 1000, 2),
-            "answer": round((t2 - t1) * 1000, 2),
-            "total": round((t2 - t0) * 1000, 2),
-        }
-        return answer.model_copy(update={"question": question, "timings_ms": timings})
-
+        ev = self.evidence(question, history, filters)
+        answer = ev.extractive
+        if self.generator is not None:  # verified, or the extractive answer with a note
+            answer = self.generator.answer(ev.query.text, ev.hits, ev.extractive)
+        return ev.stamp(answer)
 
     def stream(
         self, question: str, history: list[dict] | None = None, filters: Filters | None = None
     ) -> Iterator[StreamEvent]:
-        """Stream an answer. Extractive answers are complete at once, so they arrive as a few
-        text pieces (clause by clause) followed by the final ``Answer``."""
-        answer = self.ask(question, history=history, filters=filters)
-        for piece in re.findall(r"[^,，。；;\n]+[,，。；;\n]?|[,，。；;\n]", answer.answer):
-            yield StreamEvent("delta", text=piece)
-        yield StreamEvent("answer", answer=answer)
+        """Stream an answer: ``delta`` pieces, at most one ``replace`` (the LLM's text failed
+        verification; the extractive answer takes its place), then the final ``answer``.
+        Extractive answers are complete at once, so they arrive clause by clause."""
+        if self.generator is None:
+            answer = self.ask(question, history=history, filters=filters)
+            for piece in re.findall(r"[^,，。；;\n]+[,，。；;\n]?|[,，。；;\n]", answer.answer):
+                yield StreamEvent("delta", text=piece)
+            yield StreamEvent("answer", answer=answer)
+            return
+        ev = self.evidence(question, history, filters)
+        for event in self.generator.stream(ev.query.text, ev.hits, ev.extractive):
+            if event.answer is not None:
+                event = replace(event, answer=ev.stamp(event.answer))
+            yield event
 
-
-def _ms(t0: float) -> dict[str, float]:
-    total = round((time.perf_counter() - t0) * 1000, 2)
-    return {"retrieve": 0.0, "answer": total, "total": total}
+    def evidence(
+        self, question: str, history: list[dict] | None = None, filters: Filters | None = None
+    ) -> Evidence:
+        """Validate, condense, retrieve, answer extractively: everything before the LLM.
+        With no hits (nothing to search for, or a ledger answer) the generator is not called."""
+        t0 = time.perf_counter()
+        question = validate_question(question)
+        standalone, context = condense_with_context(question, history)
+        if self.generator is not None and history:
+            standalone = self.generator.condense(question, history)  # rules on any failure
+        reader = self.retriever.reader
+        query = analyse(standalone, reader.corrector, context, reader.vocabulary)
+        if not has_searchable_content(question) or not query.terms:
+            why = "请用文字描述想了解的政策，例如“鲁科贷今年的目标是多少？”"
+            return Evidence(question, query, [], abstention(query, [], why), t0, t0)
+        # A question asking for a target is answered from the ledger row, when one matches.
+        from_ledger = self.ledger.get().answer(query, filters)
+        if from_ledger is not None:
+            return Evidence(question, query, [], from_ledger, t0, t0)
+        hits = self.retriever.retrieve_scored(
+            query.text, self.settings.top_k, filters, extra_terms=" ".join(query.context)
+        )
+        t1 = time.perf_counter()
+        return Evidence(question, query, hits, extractive_answer(query, hits, reader), t0, t1)
