@@ -4,8 +4,11 @@ and the two key checks (admin key for document changes, optional keys for the Op
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from collections.abc import Callable
+from functools import partial
+from typing import Annotated, TypeVar
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -29,9 +32,34 @@ def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 
+T = TypeVar("T")
+
+
+class Workers:
+    """Runs the CPU-bound answering off the event loop, at most ``size`` at a time.
+
+    On a small machine, letting every waiting request into its own thread makes them fight over
+    the cores (and the GIL) and finishes fewer per second; queueing them here keeps throughput at
+    the sequential rate. The limiter is created inside the running loop (anyio requires it)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    async def run(self, fn: Callable[..., T], *args, **kwargs) -> T:
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.size)
+        return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs), limiter=self._limiter)
+
+
+def get_workers(request: Request) -> Workers:
+    return request.app.state.workers
+
+
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+WorkersDep = Annotated[Workers, Depends(get_workers)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 

@@ -44,8 +44,13 @@ _STATUS: list[tuple[type[AssistantError], int, str]] = [
     (AssistantError, 400, "bad_request"),
 ]
 
-_HTTP_CODES = {401: "invalid_api_key", 404: "not_found", 405: "method_not_allowed",
-               413: "file_too_large", 422: "invalid_request"}
+_HTTP_CODES = {
+    401: "invalid_api_key",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "file_too_large",
+    422: "invalid_request",
+}
 
 
 def status_for(exc: AssistantError) -> tuple[int, str]:
@@ -61,13 +66,22 @@ def _openai_type(status: int) -> str:
     return "server_error" if status >= 500 else "invalid_request_error"
 
 
+def openai_error(status: int, message: str, code: str) -> dict:
+    return {"error": {"message": message, "type": _openai_type(status), "code": code}}
+
+
 def _respond(request: Request, status: int, message: str, code: str, headers=None) -> JSONResponse:
     if request.url.path.startswith(OPENAI_PATHS):
-        body = {"error": {"message": message, "type": _openai_type(status), "code": code}}
+        body = openai_error(status, message, code)
     else:
         body = {"detail": message, "code": code}
     return JSONResponse(body, status_code=status, headers=headers)
 
+
+_HTTP_MESSAGES = {  # Starlette's own English details, for routing failures
+    "Not Found": "未找到该地址",
+    "Method Not Allowed": "不支持该请求方法",
+}
 
 _VALIDATION_MESSAGES = {
     "missing": "缺少字段 {loc}",
@@ -111,7 +125,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        return _respond(request, exc.status_code, str(exc.detail), code, exc.headers)
+        detail = _HTTP_MESSAGES.get(str(exc.detail), str(exc.detail))
+        return _respond(request, exc.status_code, detail, code, exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

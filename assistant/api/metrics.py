@@ -6,8 +6,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..models import Answer, DocumentInfo
@@ -21,20 +27,29 @@ class Metrics:
     def __init__(self, documents: Callable[[], list[DocumentInfo]]):
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
-            "pa_http_requests", "HTTP requests handled", ["method", "route", "status"],
+            "pa_http_requests",
+            "HTTP requests handled",
+            ["method", "route", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "pa_http_request_duration_seconds", "HTTP request latency (until the body is sent)",
-            ["method", "route"], buckets=LATENCY_BUCKETS, registry=self.registry,
+            "pa_http_request_duration_seconds",
+            "HTTP request latency (until the body is sent)",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.answers = Counter(
-            "pa_answers", "Answers given, by channel (api, openai, ui)", ["channel"],
+            "pa_answers",
+            "Answers given, by channel (api, openai, ui)",
+            ["channel"],
             registry=self.registry,
         )
         self.abstentions = Counter(
-            "pa_abstentions", "Answers where the assistant abstained for lack of evidence",
-            ["channel"], registry=self.registry,
+            "pa_abstentions",
+            "Answers where the assistant abstained for lack of evidence",
+            ["channel"],
+            registry=self.registry,
         )
         self._documents = documents
         index_docs = Gauge("pa_index_documents", "Documents in the index", registry=self.registry)
@@ -45,7 +60,7 @@ class Metrics:
     def _safe_documents(self) -> list[DocumentInfo]:
         try:
             return self._documents()
-        except Exception:  # a scrape must never fail because the index is being rebuilt
+        except Exception:  # noqa: BLE001 - a scrape must never fail while the index is rebuilt
             return []
 
     def observe_answer(self, answer: Answer, channel: str) -> None:
@@ -94,5 +109,5 @@ def _route_label(scope: Scope, root: str) -> str:
     path = getattr(scope.get("route"), "path", None)
     if path is None:
         return "unmatched"
-    mount = scope.get("root_path", "")[len(root):]
+    mount = scope.get("root_path", "")[len(root) :]
     return f"{mount}{path}" if mount else path

@@ -17,7 +17,9 @@ class Turn(BaseModel):
 
 
 class AskRequest(BaseModel):
-    question: str = Field(description="要咨询的问题（1–2000 字）", examples=["今年计划给多少家企业发放鲁科贷？"])
+    question: str = Field(
+        description="要咨询的问题（1–2000 字）", examples=["今年计划给多少家企业发放鲁科贷？"]
+    )
     history: list[Turn] | None = Field(default=None, description="之前的对话，用于理解追问")
     doc_ids: list[str] | None = Field(default=None, description="只在这些文档中查找")
     year: int | None = Field(default=None, description="只查找这一年的文件")

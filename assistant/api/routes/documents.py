@@ -23,7 +23,10 @@ def list_documents(assistant: AssistantDep) -> DocumentList:
 
 
 @router.post(
-    "", response_model=UploadResponse, status_code=201, dependencies=[AdminKey],
+    "",
+    response_model=UploadResponse,
+    status_code=201,
+    dependencies=[AdminKey],
     summary="上传文档（.txt .md .html .pdf .docx）并增量更新索引",
 )
 async def upload_document(
@@ -34,17 +37,23 @@ async def upload_document(
     while chunk := await file.read(READ_CHUNK):
         data.extend(chunk)
         if len(data) > limit:  # a transport limit: stop reading, say why
-            raise HTTPException(413, f"文件过大（上限 {settings.max_upload_mb} MB）：{file.filename}")
+            raise HTTPException(
+                413, f"文件过大（上限 {settings.max_upload_mb} MB）：{file.filename}"
+            )
     doc_id, summary = await run_in_threadpool(
         assistant.add_document, file.filename or "", bytes(data)
     )
     return UploadResponse(
-        doc_id=doc_id, filename=safe_filename(file.filename or ""), index=BuildReport(**summary.as_dict())
+        doc_id=doc_id,
+        filename=safe_filename(file.filename or ""),
+        index=BuildReport(**summary.as_dict()),
     )
 
 
 @router.delete(
-    "/{doc_id:path}", response_model=DeleteResponse, dependencies=[AdminKey],
+    "/{doc_id:path}",
+    response_model=DeleteResponse,
+    dependencies=[AdminKey],
     summary="删除文档并更新索引",
 )
 def delete_document(doc_id: str, assistant: AssistantDep) -> DeleteResponse:

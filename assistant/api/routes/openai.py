@@ -21,13 +21,12 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
 from ...errors import AssistantError, InvalidQuestionError
 from ...models import Answer
 from ...service import StreamEvent
-from ..deps import AssistantDep, MetricsDep, OpenAIKey
-from ..handlers import status_for
+from ..deps import AssistantDep, MetricsDep, OpenAIKey, WorkersDep
+from ..handlers import openai_error, status_for
 from ..metrics import Metrics
 from ..schemas import ChatCompletionRequest, ChatMessage
 
@@ -43,7 +42,9 @@ router = APIRouter(prefix="/v1", tags=["OpenAI 兼容"], dependencies=[OpenAIKey
 def list_models() -> dict:
     return {
         "object": "list",
-        "data": [{"id": MODEL_ID, "object": "model", "created": CREATED, "owned_by": "policy-assistant"}],
+        "data": [
+            {"id": MODEL_ID, "object": "model", "created": CREATED, "owned_by": "policy-assistant"}
+        ],
     }
 
 
@@ -51,7 +52,9 @@ def split_conversation(messages: list[ChatMessage]) -> tuple[str, list[dict]]:
     """The question is the last user message; the user/assistant/tool turns before it are the
     history that follow-ups are read against. System prompts are ignored: the assistant's rules
     (answer only from the documents, cite, abstain) are not negotiable by a prompt."""
-    last_user = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None)
+    last_user = next(
+        (i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None
+    )
     if last_user is None:
         raise InvalidQuestionError("messages 中没有用户提问（role 为 user 的消息）")
     history = [
@@ -83,16 +86,20 @@ def approx_tokens(text: str) -> int:
 def _usage(messages: list[ChatMessage], content: str) -> dict:
     prompt = sum(approx_tokens(m.text()) for m in messages)
     completion = approx_tokens(content)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
 @router.post("/chat/completions", summary="对话补全（OpenAI 兼容，支持 stream）")
 async def chat_completions(
-    body: ChatCompletionRequest, assistant: AssistantDep, metrics: MetricsDep
+    body: ChatCompletionRequest, assistant: AssistantDep, metrics: MetricsDep, workers: WorkersDep
 ):
     question, history = split_conversation(body.messages)
     if not body.stream:
-        answer = await run_in_threadpool(assistant.ask, question, history)
+        answer = await workers.run(assistant.ask, question, history=history)
         metrics.observe_answer(answer, "openai")
         content = answer.answer + sources_block(answer)
         return {
@@ -101,13 +108,17 @@ async def chat_completions(
             "created": int(time.time()),
             "model": MODEL_ID,
             "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "stop",
+                }
             ],
             "usage": _usage(body.messages, content),
         }
     events = assistant.stream(question, history=history)
     # Pull the first event before answering 200, so a bad question is a proper HTTP error.
-    first = await run_in_threadpool(next, events, None)
+    first = await workers.run(next, events, None)
     include_usage = bool((body.stream_options or {}).get("include_usage"))
     return StreamingResponse(
         _sse(first, events, body.messages, metrics, include_usage),
@@ -125,15 +136,16 @@ def _sse(
 ) -> Iterator[str]:
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
-    def chunk(delta: dict, finish: str | None = None, **extra) -> str:
-        data = {
-            "id": cid, "object": "chat.completion.chunk", "created": created, "model": MODEL_ID,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra,
-        }
+    def frame(choices: list[dict], **extra) -> str:
+        data = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": MODEL_ID}
+        data.update(choices=choices, **extra)
         return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
+    def delta(content: dict, finish: str | None = None) -> str:
+        return frame([{"index": 0, "delta": content, "finish_reason": finish}])
+
     sent = ""
-    yield chunk({"role": "assistant", "content": ""})
+    yield delta({"role": "assistant", "content": ""})
     try:
         for event in itertools.chain([first] if first else [], events):
             piece = ""
@@ -146,18 +158,14 @@ def _sse(
                 piece = sources_block(event.answer)
             if piece:
                 sent += piece
-                yield chunk({"content": piece})
-    except AssistantError as exc:  # mid-stream: the status line is gone, so say it in the stream
+                yield delta({"content": piece})
+    except AssistantError as exc:  # mid-stream the status line is gone: say it in the stream
         status, code = status_for(exc)
-        err = {"message": str(exc), "type": "server_error" if status >= 500 else "invalid_request_error", "code": code}
-        yield f"data: {json.dumps({'error': err}, ensure_ascii=False)}\n\n"
+        body = openai_error(status, str(exc), code)
+        yield f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
         yield "data: [DONE]\n\n"
         return
-    yield chunk({}, "stop")
+    yield delta({}, "stop")
     if include_usage:
-        data = {
-            "id": cid, "object": "chat.completion.chunk", "created": created, "model": MODEL_ID,
-            "choices": [], "usage": _usage(messages, sent),
-        }
-        yield f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+        yield frame([], usage=_usage(messages, sent))
     yield "data: [DONE]\n\n"

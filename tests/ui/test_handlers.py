@@ -1,0 +1,122 @@
+"""The UI's handlers called directly, over real assistants (no browser): streaming, follow-ups,
+rendering, and the admin-key gate of the documents tab."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.models import Answer, Citation
+from tests.api.live_server import ADMIN_KEY
+from tests.conftest import copy_seed_corpus, make_settings
+
+
+def test_chat_streams_drafts_then_the_final_answer(assistant):
+    from ui.app import ChatHandler
+
+    seen = []
+    handler = ChatHandler(assistant, on_answer=seen.append)
+    steps, contents = [], []
+    for box, chat, turns in handler.respond("今年计划给多少家企业发放鲁科贷？", [], []):
+        steps.append((box, chat, turns))
+        contents.append(chat[-1]["content"])  # the handler reuses its list: snapshot each step
+    assert len(steps) > 3  # the first placeholder, several drafts, the final answer
+    assert all("▍" in c for c in contents[:-1]) and "▍" not in contents[-1]
+    assert "500家" in contents[-1] and "<details" in contents[-1]
+    _box, chat, turns = steps[-1]
+    assert [m["role"] for m in chat] == ["user", "assistant"]
+    assert turns[0] == {"role": "user", "content": "今年计划给多少家企业发放鲁科贷？"}
+    assert "500家" in turns[1]["content"] and "<" not in turns[1]["content"]  # plain text history
+    assert len(seen) == 1 and seen[0].abstained is False
+
+
+def test_chat_follow_up_reads_earlier_turns(assistant):
+    from ui.app import ChatHandler
+
+    handler = ChatHandler(assistant)
+    *_, (_box, chat, turns) = handler.respond("鲁科贷是什么？", [], [])
+    *_, (_box, chat, turns) = handler.respond("今年目标是多少？", chat, turns)
+    assert "500家" in chat[-1]["content"] and len(turns) == 4
+
+
+def test_chat_ignores_an_empty_question(assistant):
+    from ui.app import ChatHandler
+
+    steps = list(ChatHandler(assistant).respond("   ", [], []))
+    assert steps == [("", [], [])]
+
+
+def test_chat_shows_domain_errors_in_the_conversation(assistant):
+    from ui.app import ChatHandler
+
+    *_, (_box, chat, _turns) = ChatHandler(assistant).respond("鲁" * 2001, [], [])
+    assert 'class="pa-error"' in chat[-1]["content"] and "2000" in chat[-1]["content"]
+
+
+def test_rendering_escapes_document_text_and_marks_abstentions():
+    from ui.app import render_answer
+
+    cite = Citation(
+        id=1,
+        doc_id="d",
+        title="<b>标题</b>",
+        section="一、总则",
+        text="<script>x</script>",
+        score=1.0,
+        start=0,
+        end=5,
+    )
+    html = render_answer(Answer(question="q", answer="回答 [1]", abstained=False, citations=[cite]))
+    assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;b&gt;标题" in html
+    assert "\n" not in html  # one HTML block: markdown must not split it
+    abstained = render_answer(Answer(question="q", answer="没有找到。\n相关内容", abstained=True))
+    assert 'class="pa-abstain"' in abstained and "未找到明确依据" in abstained
+    assert "<details" not in abstained
+
+
+@pytest.fixture
+def private_docs(tmp_path):
+    from assistant.service import Assistant
+    from ui.app import DocumentsHandler
+
+    copy_seed_corpus(tmp_path / "corpus")
+    settings = make_settings(tmp_path, api_key=ADMIN_KEY)
+    assistant = Assistant(settings)
+    assistant.build_index()
+    return DocumentsHandler(assistant, settings), settings
+
+
+def test_documents_tab_uploads_and_deletes_only_with_the_admin_key(private_docs, tmp_path):
+    docs, settings = private_docs
+    upload = tmp_path / "upload" / "科技特派员工作方案.txt"
+    upload.parent.mkdir()
+    upload.write_text(
+        "威海市科技特派员工作方案。今年选派科技特派员120名，服务乡村振兴。", encoding="utf-8"
+    )
+    corpus = Path(settings.corpus_dir)
+    before = sorted(p.name for p in corpus.iterdir())
+
+    for key in ("", "wrong"):
+        status, rows, _ = docs.upload(key, str(upload))
+        assert status.startswith("❌") and "密钥" in status
+        assert sorted(p.name for p in corpus.iterdir()) == before
+
+    status, rows, dropdown = docs.upload(ADMIN_KEY, str(upload))
+    assert status.startswith("✅"), status
+    assert "科技特派员工作方案.txt" in [r[5] for r in rows]
+    assert ("科技特派员工作方案", "科技特派员工作方案.txt") in dropdown.choices
+
+    status, rows, _ = docs.delete("wrong", "科技特派员工作方案.txt")
+    assert status.startswith("❌") and len(rows) == 2
+    status, rows, _ = docs.delete(ADMIN_KEY, "科技特派员工作方案.txt")
+    assert status.startswith("✅") and [r[5] for r in rows] == ["2025年全市科技工作要点.txt"]
+    assert sorted(p.name for p in corpus.iterdir()) == before
+
+
+def test_documents_tab_reports_a_bad_file(private_docs, tmp_path):
+    docs, _settings = private_docs
+    bad = tmp_path / "报表.xls"
+    bad.write_bytes(b"\xd0\xcf\x11\xe0")
+    status, rows, _ = docs.upload(ADMIN_KEY, str(bad))
+    assert "不支持的文件类型 .xls" in status and len(rows) == 1

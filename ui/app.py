@@ -1,0 +1,331 @@
+"""The Chinese web UI: a Gradio chat over the same ``Assistant`` the API uses, mounted at ``/ui``.
+
+It streams answers from ``Assistant.stream()`` events, keeps earlier turns for follow-up
+questions, shows each answer's sources in an expandable panel, marks abstentions clearly, and has
+a documents tab (list; upload and delete with the admin key). It works offline: no analytics, no
+share links, system fonts only.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # must precede the gradio import
+
+import gradio as gr
+from fastapi import FastAPI
+
+from assistant.api.deps import check_admin_key
+from assistant.config import Settings
+from assistant.errors import SUPPORTED_SUFFIXES, AssistantError
+from assistant.models import Answer
+from assistant.service import Assistant
+
+EXAMPLES_ENTERPRISE = [
+    "创新券有哪些扶持政策？",
+    "今年计划给多少家企业发放鲁科贷？",
+    "科融信能提供什么贷款？",
+]
+EXAMPLES_STAFF = [
+    "今年要实施多少个科技创新重点项目？",
+    "技术经理人培训目标是多少？",
+    "2025年威海要实施多少项“揭榜挂帅”技术攻关项目？",
+]
+DOC_HEADERS = ["标题", "文件", "片段数", "发布日期", "发布机构", "doc_id"]
+
+# System fonts only: the default theme would load web fonts, and the UI must work offline.
+FONT = [
+    "PingFang SC",
+    "Microsoft YaHei",
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "WenQuanYi Micro Hei",
+    "ui-sans-serif",
+    "system-ui",
+    "sans-serif",
+]
+FONT_MONO = [
+    "ui-monospace",
+    "SFMono-Regular",
+    "Menlo",
+    "Consolas",
+    "Noto Sans Mono CJK SC",
+    "monospace",
+]
+
+CSS = """
+.pa-answer { line-height: 1.7; }
+.pa-abstain { border-left: 4px solid #d97706; background: #fffbeb; color: #78350f;
+              padding: 8px 12px; border-radius: 6px; line-height: 1.7; }
+.pa-abstain-title { font-weight: 700; margin-bottom: 4px; }
+.pa-error { border-left: 4px solid #dc2626; background: #fef2f2; color: #7f1d1d;
+            padding: 8px 12px; border-radius: 6px; }
+.pa-cites { margin-top: 10px; border-top: 1px dashed #cbd5e1; padding-top: 6px; }
+.pa-cites summary { cursor: pointer; color: #1d4ed8; font-weight: 600; }
+.pa-cite { margin: 8px 0; }
+.pa-cite-doc { font-weight: 600; }
+.pa-cite-section { color: #475569; font-size: 0.9em; }
+.pa-cite-text { border-left: 3px solid #93c5fd; margin: 4px 0 0; padding: 2px 10px;
+                color: #1e293b; background: #f8fafc; }
+.pa-examples button { white-space: normal !important; text-align: left; }
+footer { display: none !important; }
+"""
+
+
+def theme() -> gr.themes.Base:
+    return gr.themes.Default(primary_hue="blue", font=FONT, font_mono=FONT_MONO)
+
+
+# -- rendering: one HTML block per answer (no blank lines, so markdown leaves it alone) ----------
+
+
+def _lines(text: str) -> str:
+    return "<br>".join(html.escape(line) for line in text.strip().splitlines())
+
+
+def render_draft(text: str) -> str:
+    return f'<div class="pa-answer">{_lines(text)} ▍</div>'
+
+
+def render_citations(answer: Answer) -> str:
+    if not answer.citations:
+        return ""
+    items = "".join(
+        f'<div class="pa-cite"><div class="pa-cite-doc">[{c.id}] 《{html.escape(c.title)}》</div>'
+        f'<div class="pa-cite-section">{html.escape(c.section) or "（正文）"}</div>'
+        f'<blockquote class="pa-cite-text">{html.escape(c.text)}</blockquote></div>'
+        for c in answer.citations
+    )
+    return (
+        f'<details class="pa-cites"><summary>出处（{len(answer.citations)} 条）</summary>'
+        f"{items}</details>"
+    )
+
+
+def render_answer(answer: Answer) -> str:
+    if answer.abstained:
+        return (
+            '<div class="pa-abstain"><div class="pa-abstain-title">⚠️ 未找到明确依据</div>'
+            f"{_lines(answer.answer)}</div>"
+        )
+    note = (
+        f'<div class="pa-cite-section">说明：{html.escape(answer.note)}</div>'
+        if answer.note
+        else ""
+    )
+    return f'<div class="pa-answer">{_lines(answer.answer)}</div>{note}{render_citations(answer)}'
+
+
+def render_error(message: str) -> str:
+    return f'<div class="pa-error">⚠️ {html.escape(message)}</div>'
+
+
+# -- the chat ------------------------------------------------------------------------------------
+
+
+class ChatHandler:
+    """Streams one question into the chat; ``turns`` keeps plain-text history for follow-ups."""
+
+    def __init__(self, assistant: Assistant, on_answer: Callable[[Answer], None] | None = None):
+        self.assistant = assistant
+        self.on_answer = on_answer
+
+    def respond(self, message: str, chat: list, turns: list[dict]) -> Iterator[tuple]:
+        question = (message or "").strip()
+        chat, turns = list(chat or []), list(turns or [])
+        if not question:
+            gr.Warning("请输入要咨询的问题")
+            yield "", chat, turns
+            return
+        chat += [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": render_draft("正在查找相关政策…")},
+        ]
+        yield "", chat, turns
+        text, answer = "", None
+        try:
+            for event in self.assistant.stream(question, history=turns or None):
+                if event.kind == "delta":
+                    text += event.text
+                elif event.kind == "replace":  # the draft failed verification: start over
+                    text = event.text
+                elif event.kind == "answer":
+                    answer = event.answer
+                    break
+                chat[-1] = {"role": "assistant", "content": render_draft(text)}
+                yield "", chat, turns
+        except AssistantError as exc:
+            chat[-1] = {"role": "assistant", "content": render_error(str(exc))}
+            yield "", chat, turns
+            return
+        if answer is None:
+            return
+        chat[-1] = {"role": "assistant", "content": render_answer(answer)}
+        turns += [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": answer.answer},
+        ]
+        if self.on_answer:
+            self.on_answer(answer)
+        yield "", chat, turns
+
+
+# -- the documents tab ---------------------------------------------------------------------------
+
+
+class DocumentsHandler:
+    def __init__(self, assistant: Assistant, settings: Settings):
+        self.assistant = assistant
+        self.settings = settings
+
+    def table(self) -> tuple[list[list], gr.Dropdown]:
+        try:
+            docs = self.assistant.documents()
+        except AssistantError:
+            docs = []
+        rows = [[d.title, d.source, d.chunks, d.date or "", d.issuer or "", d.doc_id] for d in docs]
+        return rows, gr.Dropdown(choices=[(d.title, d.doc_id) for d in docs], value=None)
+
+    def upload(self, key: str, path: str | None):
+        if not path:
+            return ("请先选择要上传的文件。", *self.table())
+        try:
+            check_admin_key(self.settings, key)
+            doc_id, summary = self.assistant.add_document(Path(path).name, Path(path).read_bytes())
+        except AssistantError as exc:
+            return (f"❌ 上传失败：{exc}", *self.table())
+        msg = f"✅ 已上传并索引 {doc_id}：共 {summary.files} 个文件、{summary.chunks} 个片段。"
+        return (msg, *self.table())
+
+    def delete(self, key: str, doc_id: str | None):
+        if not doc_id:
+            return ("请先选择要删除的文档。", *self.table())
+        try:
+            check_admin_key(self.settings, key)
+            summary = self.assistant.delete_document(doc_id)
+        except AssistantError as exc:
+            return (f"❌ 删除失败：{exc}", *self.table())
+        return (f"✅ 已删除 {doc_id}，索引现有 {summary.chunks} 个片段。", *self.table())
+
+
+# -- assembly ------------------------------------------------------------------------------------
+
+
+def build_ui(
+    assistant: Assistant, settings: Settings, on_answer: Callable[[Answer], None] | None = None
+) -> gr.Blocks:
+    chat = ChatHandler(assistant, on_answer)
+    docs = DocumentsHandler(assistant, settings)
+    with gr.Blocks(title="威海科技政策问答助手", analytics_enabled=False) as demo:
+        gr.Markdown(
+            "## 威海科技政策问答助手\n"
+            "根据已收录的政策文件回答问题，每个回答都注明出处；文件中没有依据时会如实说明。"
+        )
+        with gr.Tab("政策问答", id="chat"):
+            turns = gr.State([])
+            chatbot = gr.Chatbot(
+                label="对话",
+                height=480,
+                elem_id="pa-chat",
+                buttons=["copy"],
+                feedback_options=None,
+                placeholder="请在下方输入问题，或点击示例问题。",
+            )
+            with gr.Row():
+                box = gr.Textbox(
+                    placeholder="例如：今年计划给多少家企业发放鲁科贷？",
+                    show_label=False,
+                    scale=8,
+                    max_lines=4,
+                    elem_id="pa-question",
+                )
+                send = gr.Button("发送", variant="primary", scale=1, elem_id="pa-send")
+                clear = gr.Button("清空对话", scale=1)
+            io = {"inputs": [box, chatbot, turns], "outputs": [box, chatbot, turns]}
+            box.submit(chat.respond, **io, api_visibility="private")
+            send.click(chat.respond, **io, api_visibility="private")
+            clear.click(lambda: ("", [], []), None, [box, chatbot, turns], api_visibility="private")
+            for label, questions in (
+                ("企业常问", EXAMPLES_ENTERPRISE),
+                ("工作人员：指标查询", EXAMPLES_STAFF),
+            ):
+                gr.Markdown(f"**{label}**")
+                with gr.Row(elem_classes="pa-examples"):
+                    for q in questions:
+                        btn = gr.Button(q, size="sm", variant="secondary")
+                        btn.click(
+                            _ask_example(chat, q),
+                            [chatbot, turns],
+                            [box, chatbot, turns],
+                            api_visibility="private",
+                        )
+        # ── 指标台账 (targets ledger) tab: added here by the targets work. ──
+        with gr.Tab("文档管理", id="documents"):
+            table = gr.Dataframe(
+                headers=DOC_HEADERS,
+                interactive=False,
+                wrap=True,
+                label="已收录文档",
+                elem_id="pa-docs",
+            )
+            refresh = gr.Button("刷新列表", size="sm")
+            gr.Markdown("上传或删除文档需要管理密钥（服务端环境变量 `PA_API_KEY`）。")
+            key = gr.Textbox(label="管理密钥", type="password", elem_id="pa-admin-key")
+            with gr.Row():
+                with gr.Column():
+                    upload_file = gr.File(
+                        label=f"选择文件（{' '.join(SUPPORTED_SUFFIXES)}，不超过 {settings.max_upload_mb} MB）",
+                        file_types=list(SUPPORTED_SUFFIXES),
+                        type="filepath",
+                        elem_id="pa-upload",
+                    )
+                    upload_btn = gr.Button("上传并索引", variant="primary")
+                with gr.Column():
+                    pick = gr.Dropdown(label="选择要删除的文档", choices=[])
+                    delete_btn = gr.Button("删除", variant="stop")
+            status = gr.Markdown()
+            outs = [table, pick]
+            refresh.click(docs.table, None, outs, api_visibility="private")
+            upload_btn.click(
+                docs.upload, [key, upload_file], [status, *outs], api_visibility="private"
+            )
+            delete_btn.click(docs.delete, [key, pick], [status, *outs], api_visibility="private")
+        demo.load(docs.table, None, outs, api_visibility="private")
+    demo.queue(default_concurrency_limit=4)
+    return demo
+
+
+def _ask_example(chat: ChatHandler, question: str):
+    # a real generator function: Gradio streams only what it can tell is a generator
+    def run(history: list, turns: list[dict]):
+        yield from chat.respond(question, history, turns)
+
+    return run
+
+
+def mount_ui(
+    app: FastAPI,
+    assistant: Assistant,
+    settings: Settings,
+    path: str = "/ui",
+    metrics=None,
+) -> FastAPI:
+    """Mount the UI on ``app``; ``metrics`` (the API's ``Metrics``) also counts UI answers."""
+    on_answer = (lambda a: metrics.observe_answer(a, "ui")) if metrics is not None else None
+    demo = build_ui(assistant, settings, on_answer)
+    return gr.mount_gradio_app(
+        app,
+        demo,
+        path=path,
+        theme=theme(),
+        css=CSS,
+        footer_links=[],
+        max_file_size=f"{settings.max_upload_mb}mb",
+        show_error=True,
+        ssr_mode=False,
+        mcp_server=False,
+        run_history=False,
+    )
