@@ -154,16 +154,14 @@ def key_terms(text: str) -> list[str]:
 def rescue_terms(text: str, terms: list[str], vocabulary) -> list[str]:
     """Add corpus words that jieba's segmentation of the question cut apart ("和日韩" →
     "和日/韩" hides 日韩), dropping the non-word fragments they overlap."""
-    found = []
+    found: list[str] = []
+    seen = "\x00".join(terms)  # substring test against every term at once
     for size in range(6, 1, -1):
         for i in range(len(text) - size + 1):
             piece = text[i : i + size]
-            if (
-                piece in vocabulary
-                and piece not in places()
-                and not any(piece in t for t in terms + found)
-            ):
+            if piece in vocabulary and piece not in places() and piece not in seen:
                 found.append(piece)
+                seen += "\x00" + piece
     if not found:
         return terms
     kept = [t for t in terms if t in vocabulary or not any(_overlap(t, f, text) for f in found)]
