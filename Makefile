@@ -40,6 +40,7 @@ format: setup
 
 bench: setup index
 	$(BIN)/python evals/bench.py
+	$(BIN)/python evals/bench_http.py
 
 eval: setup index
 	$(BIN)/policy-assistant eval --baseline --report evals
