@@ -107,7 +107,9 @@ def _close_term(term: str, vocab) -> str | None:
     if len(term) < 2 or not re.search(r"[\u4e00-\u9fff]", term):
         return None
     same_len = [v for v in vocab if len(v) == len(term)]
-    matches = difflib.get_close_matches(term, same_len, n=1, cutoff=0.66 if len(term) >= 3 else 0.99)
+    matches = difflib.get_close_matches(
+        term, same_len, n=1, cutoff=0.66 if len(term) >= 3 else 0.99
+    )
     return matches[0] if matches else None
 
 
@@ -158,8 +160,16 @@ def _related(hits: list[Scored], limit: int = 3) -> list[Citation]:
     for n, scored in enumerate(hits[:limit], 1):
         h = scored.hit
         out.append(
-            Citation(id=n, doc_id=h.doc_id, title=h.title, section=h.section, text=h.text,
-                     score=h.score, start=h.start, end=h.end)
+            Citation(
+                id=n,
+                doc_id=h.doc_id,
+                title=h.title,
+                section=h.section,
+                text=h.text,
+                score=h.score,
+                start=h.start,
+                end=h.end,
+            )
         )
     return out
 
@@ -174,7 +184,7 @@ def _topic(query: Query, outside: tuple[str, ...] = ()) -> str:
 def abstention(
     query: Query, hits: list[Scored], why: str | None = None, outside: tuple[str, ...] = ()
 ) -> Answer:
-    """"Not in the documents", naming what was asked about, with the closest passages."""
+    """ "Not in the documents", naming what was asked about, with the closest passages."""
     topic = _topic(query, outside)
     text = f"已收录的政策文件中没有找到关于“{topic}”的规定。"
     if why:
@@ -217,7 +227,10 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
             break
         if cand.score < SECOND_SENTENCE * best.score or cand.coverage < MIN_COVERAGE:
             continue
-        if any(c.scored.chunk.chunk_id == cand.scored.chunk.chunk_id and c.start == cand.start for c in chosen):
+        if any(
+            c.scored.chunk.chunk_id == cand.scored.chunk.chunk_id and c.start == cand.start
+            for c in chosen
+        ):
             continue
         chosen.append(cand)
 

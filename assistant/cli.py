@@ -66,13 +66,24 @@ def index(
     json_out: Annotated[bool, typer.Option("--json", help="以 JSON 输出摘要")] = False,
 ) -> None:
     """建立或增量更新索引（语料目录 PA_CORPUS_DIR，索引目录 PA_INDEX_DIR）。"""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     assistant = _assistant()
     labels = {"embed": "计算向量", "store": "写入索引"}
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        transient=True, disable=json_out or not sys.stderr.isatty(), console=None,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        disable=json_out or not sys.stderr.isatty(),
+        console=None,
     ) as progress:
         tasks: dict[str, int] = {}
 
@@ -104,8 +115,12 @@ def _filters(doc: list[str] | None, year: int | None):
 @handles_errors
 def ask(
     question: Annotated[str, typer.Argument(help="要咨询的问题")],
-    json_out: Annotated[bool, typer.Option("--json", help="输出 JSON（与 POST /v1/ask 相同）")] = False,
-    doc: Annotated[list[str] | None, typer.Option("--doc", help="只在指定文档中查找（doc_id）")] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="输出 JSON（与 POST /v1/ask 相同）")
+    ] = False,
+    doc: Annotated[
+        list[str] | None, typer.Option("--doc", help="只在指定文档中查找（doc_id）")
+    ] = None,
     year: Annotated[int | None, typer.Option("--year", help="只查找某一年的文件")] = None,
 ) -> None:
     """提问，得到带出处的回答。"""
@@ -126,7 +141,9 @@ def ask(
 @handles_errors
 def search(
     query: Annotated[str, typer.Argument(help="检索词或问题")],
-    json_out: Annotated[bool, typer.Option("--json", help="输出 JSON（与 POST /v1/search 相同）")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="输出 JSON（与 POST /v1/search 相同）")
+    ] = False,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=50)] = 5,
     doc: Annotated[list[str] | None, typer.Option("--doc")] = None,
     year: Annotated[int | None, typer.Option("--year")] = None,

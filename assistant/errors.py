@@ -1,14 +1,14 @@
 """Every error the assistant raises on purpose, with a message a user can act on (in Chinese).
 
-    AssistantError                 root: shells catch this and show ``str(err)``
-    ├── ConfigError                a setting is missing or unsafe
-    ├── LoadError                  one input file could not be read (skipped, others go on)
-    │   └── UnsupportedFileType    extension outside .txt .md .html .pdf .docx
-    ├── IndexNotReadyError         ask/search before ``policy-assistant index``
-    ├── IndexBuildError            building the index failed; the previous index stays in use
-    ├── InvalidQuestionError       empty, too long, or nothing to search for
-    ├── DocumentNotFoundError      unknown doc_id
-    └── AuthError                  missing or wrong key
+AssistantError                 root: shells catch this and show ``str(err)``
+├── ConfigError                a setting is missing or unsafe
+├── LoadError                  one input file could not be read (skipped, others go on)
+│   └── UnsupportedFileType    extension outside .txt .md .html .pdf .docx
+├── IndexNotReadyError         ask/search before ``policy-assistant index``
+├── IndexBuildError            building the index failed; the previous index stays in use
+├── InvalidQuestionError       empty, too long, or nothing to search for
+├── DocumentNotFoundError      unknown doc_id
+└── AuthError                  missing or wrong key
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ class LoadError(AssistantError):
 class UnsupportedFileType(LoadError):
     def __init__(self, path: str, suffix: str):
         super().__init__(
-            path, f"不支持的文件类型 {suffix or '（无扩展名）'}（支持 {' '.join(SUPPORTED_SUFFIXES)}）"
+            path,
+            f"不支持的文件类型 {suffix or '（无扩展名）'}（支持 {' '.join(SUPPORTED_SUFFIXES)}）",
         )
 
 

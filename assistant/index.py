@@ -30,8 +30,13 @@ from .embed import get_embedder
 from .errors import IndexBuildError, LoadError
 from .load import iter_corpus_files, load_bytes
 from .models import Chunk
-from .store import collection_prefix, create_collection, get_client, get_collection
-from .store import list_collection_names
+from .store import (
+    collection_prefix,
+    create_collection,
+    get_client,
+    get_collection,
+    list_collection_names,
+)
 from .text import add_terms, load_dictionary, quoted_terms, search_tokens
 
 MANIFEST = "manifest.json"
@@ -89,7 +94,11 @@ def _scan(corpus_dir: Path) -> dict[str, tuple[Path, bytes, str]]:
     files = {}
     for path in iter_corpus_files(corpus_dir):
         data = path.read_bytes()
-        files[path.relative_to(corpus_dir).as_posix()] = (path, data, hashlib.sha256(data).hexdigest())
+        files[path.relative_to(corpus_dir).as_posix()] = (
+            path,
+            data,
+            hashlib.sha256(data).hexdigest(),
+        )
     return files
 
 
@@ -140,7 +149,9 @@ class IndexBuilder:
                 file_records[rel] = {"sha256": digest, "error": err.reason}
                 continue
             docs.append(doc)
-        terms = sorted(set().union(*(quoted_terms(d.page_content) for d in docs)) if docs else set())
+        terms = sorted(
+            set().union(*(quoted_terms(d.page_content) for d in docs)) if docs else set()
+        )
         add_terms(terms)
         chunks: list[Chunk] = []
         for doc in docs:
@@ -220,7 +231,9 @@ class IndexBuilder:
             return False
         if old.get("embedder_id") != embedder_id or old.get("chunker") != CHUNKER_VERSION:
             return False
-        if old.get("dictionary") != dict_fp or old.get("chroma") != (self.settings.chroma_url or "embedded"):
+        if old.get("dictionary") != dict_fp or old.get("chroma") != (
+            self.settings.chroma_url or "embedded"
+        ):
             return False
         if {rel: f["sha256"] for rel, f in old.get("files", {}).items()} != {
             rel: digest for rel, (_p, _d, digest) in files.items()

@@ -31,7 +31,9 @@ _META = {
     "issuer": re.compile(r"(?:发布单位|发文机关)\s*[:：]\s*([^\s]+)"),
     "date": re.compile(r"成文日期\s*[:：]\s*(\d{4}[-年./]\d{1,2}[-月./]\d{1,2}日?)"),
     "published": re.compile(r"发布日期\s*[:：]\s*(\d{4}[-年./]\d{1,2}[-月./]\d{1,2}日?)"),
-    "doc_no": re.compile(r"(?:文号|发文字号)\s*[:：][ \t]*([^\s:：]*[〔\[（(]\d{4}[〕\]）)][^\s]*号)"),
+    "doc_no": re.compile(
+        r"(?:文号|发文字号)\s*[:：][ \t]*([^\s:：]*[〔\[（(]\d{4}[〕\]）)][^\s]*号)"
+    ),
 }
 _HEADER_SCAN_LINES = 25
 
@@ -124,7 +126,9 @@ def _looks_like_title(line: str) -> bool:
     return (
         3 <= len(line) <= 60
         and not line.endswith(("。", "；", ";"))
-        and not re.match(r"^([一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)]|\d+[.．、])", line)
+        and not re.match(
+            r"^([一二三四五六七八九十]+、|[（(][一二三四五六七八九十]+[）)]|\d+[.．、])", line
+        )
     )
 
 

@@ -16,7 +16,9 @@ FACT_KINDS: dict[str, tuple[re.Pattern, re.Pattern, str]] = {
     # kind: (asked-for pattern in the question, required pattern in the evidence, label)
     "rate": (
         re.compile(r"利率|利息|年化|费率|税率|贴息比例|扣除比例|比例是|百分之几"),
-        re.compile(r"(利率|利息|费率|税率|比例)[^。；]*\d+(\.\d+)?\s*%|\d+(\.\d+)?\s*%[^。；]*(利率|利息|费率|税率)"),
+        re.compile(
+            r"(利率|利息|费率|税率|比例)[^。；]*\d+(\.\d+)?\s*%|\d+(\.\d+)?\s*%[^。；]*(利率|利息|费率|税率)"
+        ),
         "利率或比例",
     ),
     "money": (
@@ -24,12 +26,18 @@ FACT_KINDS: dict[str, tuple[re.Pattern, re.Pattern, str]] = {
             r"多少钱|金额|额度|(补助|补贴|资助|奖励|扶持)(标准|多少)|给多少钱|能拿多少|能补多少|补多少"
             r"|最高[^。]*(万|元|补|奖|贷)|面额|面值|收费|费用是|价格|多少(亿|万)?元|规模是多少"
         ),
-        re.compile(r"\d+(\.\d+)?\s*(万亿元|亿元|万元|千元|元)|[一二三四五六七八九十百千]+\s*(亿元|万元|元)"),
+        re.compile(
+            r"\d+(\.\d+)?\s*(万亿元|亿元|万元|千元|元)|[一二三四五六七八九十百千]+\s*(亿元|万元|元)"
+        ),
         "金额",
     ),
     "deadline": (
-        re.compile(r"截止|期限|什么时候|何时|哪天|哪一天|哪日|几月|几号|日期|时间节点|申报时间|多久|举办时间"),
-        re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}\s*年\s*\d{1,2}\s*月|月底|月末|年底前|日前|截止"),
+        re.compile(
+            r"截止|期限|什么时候|何时|哪天|哪一天|哪日|几月|几号|日期|时间节点|申报时间|多久|举办时间"
+        ),
+        re.compile(
+            r"\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}\s*年\s*\d{1,2}\s*月|月底|月末|年底前|日前|截止"
+        ),
         "时间或截止日期",
     ),
     "materials": (
@@ -48,7 +56,9 @@ FACT_KINDS: dict[str, tuple[re.Pattern, re.Pattern, str]] = {
         "单个对象的上限",
     ),
     "procedure": (
-        re.compile(r"(怎么|如何|怎样|去哪|在哪)(申请|申报|办理|报名|领取|使用)|(申请|申报|办理)(流程|程序|步骤|入口)"),
+        re.compile(
+            r"(怎么|如何|怎样|去哪|在哪)(申请|申报|办理|报名|领取|使用)|(申请|申报|办理)(流程|程序|步骤|入口)"
+        ),
         re.compile(r"流程|程序|步骤|登录|申请表|窗口|网上办理|系统申报|提交"),
         "申请或办理流程",
     ),
@@ -63,7 +73,9 @@ FACT_KINDS: dict[str, tuple[re.Pattern, re.Pattern, str]] = {
         "申请条件",
     ),
 }
-_QUANTITY = re.compile(r"多少|几个|几家|几项|几名|几场|几次|几人|几件|几|数量|目标是|指标|规模|多大|达到|总额|总投资")
+_QUANTITY = re.compile(
+    r"多少|几个|几家|几项|几名|几场|几次|几人|几件|几|数量|目标是|指标|规模|多大|达到|总额|总投资"
+)
 _LIST = re.compile(r"哪些|哪几|有什么|包括|包含|都有|列举|分别")
 _FOLLOW_START = re.compile(r"^(那|那么|那个|这个|这|它|其|还有|另外|此外|以及|and|what about)")
 _DEICTIC = {"这个", "那个", "这", "那", "它", "其", "该", "此", "这项", "那项", "这些", "那些"}
@@ -173,9 +185,7 @@ def _overlap(a: str, b: str, text: str) -> bool:
     return ia != -1 and ib != -1 and ia < ib + len(b) and ib < ia + len(a)
 
 
-def analyse(
-    question: str, corrector=None, context: tuple[str, ...] = (), vocabulary=None
-) -> Query:
+def analyse(question: str, corrector=None, context: tuple[str, ...] = (), vocabulary=None) -> Query:
     text = normalise(question)
     if corrector is not None:
         text = corrector.correct(text)

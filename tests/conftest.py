@@ -24,8 +24,10 @@ _real_connect = socket.socket.connect
 
 def _guarded_connect(self, address):
     host = address[0] if isinstance(address, tuple) else address
-    if isinstance(host, str) and host not in ("127.0.0.1", "::1", "localhost", "0.0.0.0") and not (
-        self.family == getattr(socket, "AF_UNIX", None)
+    if (
+        isinstance(host, str)
+        and host not in ("127.0.0.1", "::1", "localhost", "0.0.0.0")
+        and not (self.family == getattr(socket, "AF_UNIX", None))
     ):
         raise RuntimeError(f"network access blocked in tests: {address!r}")
     return _real_connect(self, address)

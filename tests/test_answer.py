@@ -62,7 +62,9 @@ def seed_text():
     return load_file(SEED, SEED.parent).page_content
 
 
-@pytest.mark.parametrize(("question", "facts", "item"), ANSWERABLE, ids=[q for q, _, _ in ANSWERABLE])
+@pytest.mark.parametrize(
+    ("question", "facts", "item"), ANSWERABLE, ids=[q for q, _, _ in ANSWERABLE]
+)
 def test_answers_with_the_right_clause(assistant, seed_text, question, facts, item):
     answer = assistant.ask(question)
     assert not answer.abstained, answer.answer

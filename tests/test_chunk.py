@@ -112,7 +112,9 @@ def test_over_long_sentence_is_cut_on_token_boundaries_never_in_numbers():
     ids=["article", "sub-section"],
 )
 def test_other_numbering_styles_give_a_path(line, expected):
-    doc = Document(page_content=f"一、总则\n{line}正文内容。", metadata={"doc_id": "t", "title": "t"})
+    doc = Document(
+        page_content=f"一、总则\n{line}正文内容。", metadata={"doc_id": "t", "title": "t"}
+    )
     chunks = chunk_document(doc)
     assert chunks[-1].section.endswith(expected)
     assert chunks[-1].section.startswith("一、总则")

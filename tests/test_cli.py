@@ -18,7 +18,9 @@ def run(args, settings=None, env_extra=None, cwd=None):
     if settings is not None:
         env.update(PA_CORPUS_DIR=str(settings.corpus_dir), PA_INDEX_DIR=str(settings.index_dir))
     env.update(env_extra or {})
-    return subprocess.run([EXE, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [EXE, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
+    )
 
 
 def test_ask_json_is_the_answer_contract(seed_settings):
@@ -38,7 +40,16 @@ def test_search_json_is_the_hits_contract(seed_settings):
     assert out.returncode == 0, out.stderr
     hits = json.loads(out.stdout)["hits"]
     assert 1 <= len(hits) <= 3
-    assert set(hits[0]) == {"chunk_id", "doc_id", "title", "section", "text", "score", "start", "end"}
+    assert set(hits[0]) == {
+        "chunk_id",
+        "doc_id",
+        "title",
+        "section",
+        "text",
+        "score",
+        "start",
+        "end",
+    }
     assert "科融信" in hits[0]["text"]
 
 

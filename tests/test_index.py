@@ -124,10 +124,19 @@ def test_killed_build_leaves_previous_index_answering(tmp_path):
     line = "推进科技项目建设,服务企业创新发展,加快科技成果转化应用,提升创新平台效能。"
     many = "\n\n".join(f"{i}.第{i}项工作。{line * 3}" for i in range(1, 121))
     (settings.corpus_dir / "big.txt").write_text("大量条目\n\n" + many, encoding="utf-8")
-    env = {**os.environ, "PA_CORPUS_DIR": str(settings.corpus_dir), "PA_INDEX_DIR": str(settings.index_dir)}
+    env = {
+        **os.environ,
+        "PA_CORPUS_DIR": str(settings.corpus_dir),
+        "PA_INDEX_DIR": str(settings.index_dir),
+    }
     exe = Path(sys.executable).with_name("policy-assistant")
-    proc = subprocess.Popen([str(exe), "index"], env=env, cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(exe), "index"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(6)  # past start-up (≈2 s), inside embedding
     assert proc.poll() is None, "build finished before it could be interrupted"
     proc.send_signal(signal.SIGKILL)

@@ -10,7 +10,6 @@ import pytest
 
 from assistant.errors import LoadError, UnsupportedFileType
 from assistant.load import load_bytes, load_corpus, load_file
-
 from tests.conftest import DATA, SEED
 
 
@@ -133,7 +132,9 @@ def test_corpus_with_bad_files_still_loads_the_good_ones(tmp_path: Path):
     shutil.copy(DATA / "txt" / "创新券办法_gbk.txt", tmp_path / "gbk.txt")
     shutil.copy(DATA / "pdf" / "corrupt.pdf", tmp_path / "坏文件.pdf")
     shutil.copy(DATA / "other" / "表格.xls", tmp_path / "表格.xls")
-    (tmp_path / "good.pdf").write_bytes(make_pdf(["创新券政策说明", "创新券用于购买检验检测服务。"]))
+    (tmp_path / "good.pdf").write_bytes(
+        make_pdf(["创新券政策说明", "创新券用于购买检验检测服务。"])
+    )
     (tmp_path / "good.docx").write_bytes(make_docx(["研发补助说明", "企业研发补助按规定执行。"]))
     report = load_corpus(tmp_path)
     assert sorted(d.metadata["source"] for d in report.documents) == sorted(

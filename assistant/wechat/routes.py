@@ -58,7 +58,9 @@ def _decrypt(name: str, crypto, encrypt: str, query, timestamp: str, nonce: str)
             {"Encrypt": encrypt}, query.get("msg_signature", ""), timestamp, nonce
         )
     except _DECRYPT_ERRORS as err:
-        raise _reject(400, name, f"cannot decrypt ({type(err).__name__}): check the AES key and id")
+        raise _reject(
+            400, name, f"cannot decrypt ({type(err).__name__}): check the AES key and id"
+        ) from None
     if has_dtd(xml):
         raise _reject(400, name, "DOCTYPE/ENTITY in the decrypted message")
     return xml
@@ -68,7 +70,7 @@ def _parse(name: str, xml: str) -> Inbound:
     try:
         return parse_message(xml)
     except MalformedMessage as err:
-        raise _reject(400, name, str(err))
+        raise _reject(400, name, str(err)) from None
 
 
 def _xml(body: str) -> Response:
@@ -113,7 +115,7 @@ class MpEndpoint:
             try:
                 xml = body.decode("utf-8")
             except UnicodeDecodeError:
-                raise _reject(400, self.name, "body is not UTF-8")
+                raise _reject(400, self.name, "body is not UTF-8") from None
         msg = _parse(self.name, xml)
         text = await self.responder.respond(msg)
         if text is None:
@@ -145,7 +147,9 @@ class WorkEndpoint:
                 query.get("msg_signature", ""), timestamp, nonce, echostr
             )
         except _DECRYPT_ERRORS as err:
-            raise _reject(400, self.name, f"cannot decrypt echostr ({type(err).__name__})")
+            raise _reject(
+                400, self.name, f"cannot decrypt echostr ({type(err).__name__})"
+            ) from None
         return PlainTextResponse(plain)
 
     async def receive(self, request: Request) -> Response:
