@@ -2,14 +2,18 @@
 
 It streams answers from ``Assistant.stream()`` events, keeps earlier turns for follow-up
 questions, shows each answer's sources in an expandable panel, marks abstentions clearly, and has
-a documents tab (list; upload and delete with the admin key). It works offline: no analytics, no
+a targets-ledger tab (指标台账: filterable table, CSV download) and a documents tab (list; upload
+and delete with the admin key). It works offline: no analytics, no
 share links, system fonts only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
+import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,6 +27,7 @@ from assistant.config import Settings
 from assistant.errors import SUPPORTED_SUFFIXES, AssistantError
 from assistant.models import Answer
 from assistant.service import Assistant
+from assistant.targets import Target, TargetLedger, format_value
 
 EXAMPLES_ENTERPRISE = [
     "创新券有哪些扶持政策？",
@@ -211,6 +216,62 @@ class DocumentsHandler:
         return (f"✅ 已删除 {doc_id}，索引现有 {summary.chunks} 个片段。", *self.table())
 
 
+# -- the targets ledger tab (指标台账) ----------------------------------------------------------
+
+TARGET_HEADERS = ["条目", "指标内容", "数值", "单位", "限定", "原文", "文件"]
+ALL_ITEMS = "全部条目"
+ALL_DOCS = "全部文件"
+
+
+class TargetsHandler:
+    """Filters the ledger for the table and writes the same rows as a CSV (UTF-8 with BOM) for
+    the download button. Each distinct export goes to a file named by its content's hash, so
+    concurrent users never overwrite each other's download and repeats reuse one file."""
+
+    def __init__(self, assistant: Assistant, export_dir: Path | None = None):
+        self.assistant = assistant
+        self.export_dir = export_dir or Path(tempfile.gettempdir()) / "pa-targets"
+
+    def choices(self) -> tuple[gr.Dropdown, gr.Dropdown]:
+        rows = self._rows()
+        items = list(dict.fromkeys(r.item for r in rows if r.item))
+        docs = list(dict.fromkeys((r.title, r.doc_id) for r in rows))
+        return (
+            gr.Dropdown(choices=[ALL_ITEMS, *items], value=ALL_ITEMS),
+            gr.Dropdown(choices=[(ALL_DOCS, ALL_DOCS), *docs], value=ALL_DOCS),
+        )
+
+    def filter(self, q: str, item: str | None, doc: str | None) -> tuple[list[list], str, str]:
+        section = None if item in (None, "", ALL_ITEMS) else item
+        rows = self._rows(
+            doc=None if doc in (None, "", ALL_DOCS) else doc, section=section, q=q or None
+        )
+        table = [
+            [r.item, r.subject, format_value(r.value), r.unit, r.qualifier, r.sentence, r.title]
+            for r in rows
+        ]
+        summary = f"共 {len(rows)} 条指标" if rows else "没有找到符合条件的指标。"
+        return table, summary, str(self._export(rows))
+
+    def _rows(self, **filters) -> list[Target]:
+        try:
+            return self.assistant.target_rows(**filters)
+        except AssistantError as exc:
+            gr.Warning(f"指标台账暂不可用：{exc}")
+            return []
+
+    def _export(self, rows: list[Target]) -> Path:
+        data = TargetLedger.to_csv(rows)
+        folder = self.export_dir / hashlib.sha256(data).hexdigest()[:16]
+        path = folder / "指标台账.csv"
+        if not path.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f".{os.getpid()}-{threading.get_ident()}.csv"
+            tmp.write_bytes(data)
+            tmp.replace(path)  # atomic: a reader never sees half a file
+        return path
+
+
 # -- assembly ------------------------------------------------------------------------------------
 
 
@@ -219,6 +280,7 @@ def build_ui(
 ) -> gr.Blocks:
     chat = ChatHandler(assistant, on_answer)
     docs = DocumentsHandler(assistant, settings)
+    targets = TargetsHandler(assistant)
     with gr.Blocks(title="威海科技政策问答助手", analytics_enabled=False) as demo:
         gr.Markdown(
             "## 威海科技政策问答助手\n"
@@ -262,7 +324,56 @@ def build_ui(
                             [box, chatbot, turns],
                             api_visibility="private",
                         )
-        # ── 指标台账 (targets ledger) tab: added here by the targets work. ──
+        with gr.Tab("指标台账", id="targets"):
+            gr.Markdown(
+                "文件中的全部量化目标（数值、单位、限定词），每条都附原文，可筛选、导出 CSV"
+                "（带 BOM，可直接用 Excel / WPS 打开）。"
+            )
+            with gr.Row():
+                target_q = gr.Textbox(
+                    label="关键词",
+                    placeholder="例如：鲁科贷、技术经理人、专利",
+                    scale=3,
+                    elem_id="pa-targets-q",
+                )
+                target_item = gr.Dropdown(
+                    label="条目",
+                    choices=[ALL_ITEMS],
+                    value=ALL_ITEMS,
+                    allow_custom_value=True,  # also a bare number ("13") or section text
+                    scale=2,
+                    elem_id="pa-targets-item",
+                )
+                target_doc = gr.Dropdown(
+                    label="文件",
+                    choices=[ALL_DOCS],
+                    value=ALL_DOCS,
+                    scale=2,
+                    elem_id="pa-targets-doc",
+                )
+            with gr.Row():
+                target_search = gr.Button("筛选", variant="primary", elem_id="pa-targets-search")
+                target_download = gr.DownloadButton(
+                    "下载 CSV", variant="secondary", elem_id="pa-targets-download"
+                )
+            target_count = gr.Markdown(elem_id="pa-targets-count")
+            target_table = gr.Dataframe(
+                headers=TARGET_HEADERS,
+                interactive=False,
+                wrap=True,
+                label="指标台账",
+                column_widths=["14%", "18%", "7%", "6%", "6%", "36%", "13%"],
+                elem_id="pa-targets",
+            )
+            t_in = [target_q, target_item, target_doc]
+            t_out = [target_table, target_count, target_download]
+            target_q.submit(targets.filter, t_in, t_out, api_visibility="private")
+            target_search.click(targets.filter, t_in, t_out, api_visibility="private")
+            target_item.input(targets.filter, t_in, t_out, api_visibility="private")
+            target_doc.input(targets.filter, t_in, t_out, api_visibility="private")
+            demo.load(
+                targets.choices, None, [target_item, target_doc], api_visibility="private"
+            ).then(targets.filter, t_in, t_out, api_visibility="private")
         with gr.Tab("文档管理", id="documents"):
             table = gr.Dataframe(
                 headers=DOC_HEADERS,

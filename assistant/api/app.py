@@ -21,7 +21,7 @@ from ..service import Assistant
 from . import handlers
 from .deps import Workers
 from .metrics import Metrics, MetricsMiddleware
-from .routes import ask, documents, health, openai
+from .routes import ask, documents, health, openai, targets
 
 log = logging.getLogger("assistant.api")
 
@@ -29,14 +29,17 @@ DESCRIPTION = """威海科技政策问答助手：基于已收录政策文件的
 
 - `POST /v1/ask` 提问 · `POST /v1/search` 检索 · `/v1/documents` 文档管理（上传、删除需管理密钥）
 - `POST /v1/chat/completions` OpenAI 兼容接口（模型 `policy-assistant`），可接入各类机器人框架
+- `GET /v1/targets` 指标台账（`?format=csv` 导出 CSV）
 - 网页界面：[/ui](/ui)
 """
 
 
 def _warm_up(assistant: Assistant) -> None:
-    """Open the index and load the embedder now, so the first user does not wait for it."""
+    """Open the index, load the embedder, jieba, the pinyin tables and the targets ledger now,
+    so the first user (and WeChat's 5-second budget) does not pay for them."""
     try:
         assistant.search("科技创新")
+        assistant.ask("科技创新的目标是多少？")
     except AssistantError as exc:
         log.warning("索引尚不可用：%s", exc)
 
@@ -77,7 +80,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.include_router(documents.router)
     app.include_router(openai.router)
     app.include_router(health.router)
-    # ── /v1/targets (指标台账): the targets work adds its router here. ──
+    app.include_router(targets.router)  # /v1/targets (指标台账)
 
     try:
         from ..wechat import build_router
