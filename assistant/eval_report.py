@@ -48,6 +48,15 @@ METRIC_LABELS = {
 # -- the terminal summary --------------------------------------------------------------------
 
 
+def _label(check) -> str:
+    label = METRIC_LABELS[check.metric]
+    return (
+        f"{CATEGORY_LABELS.get(check.category, check.category)} · {label}"
+        if check.category
+        else label
+    )
+
+
 def fmt(value: float | None, metric: str = "") -> str:
     if value is None:
         return "—"
@@ -104,7 +113,7 @@ def print_summary(run: EvalRun) -> None:
     failed = [c for c in run.checks if c.passed is False]
     for c in run.checks:
         mark = {True: "通过", False: "未达标", None: "不适用"}[c.passed]
-        console.print(f"{mark}：{METRIC_LABELS[c.metric]} {fmt(c.value)}（要求 {_rule(c)}）")
+        console.print(f"{mark}：{_label(c)} {fmt(c.value)}（要求 {_rule(c)}）")
     console.print("全部阈值通过。" if not failed else f"有 {len(failed)} 项未达阈值。")
 
 
@@ -204,7 +213,7 @@ def render_markdown(run: EvalRun, chart: str | None = "report.png") -> str:
     ]
     for c in run.checks:
         mark = {True: "✅ 通过", False: "❌ 未达标", None: "— 不适用"}[c.passed]
-        out.append(f"| {METRIC_LABELS[c.metric]} | {_rule(c)} | {fmt(c.value)} | {mark} |")
+        out.append(f"| {_label(c)} | {_rule(c)} | {fmt(c.value)} | {mark} |")
     out += [
         "",
         "## 总体",

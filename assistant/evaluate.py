@@ -304,6 +304,7 @@ class Check:
     value: float | None
     limit: float | None
     passed: bool | None  # None: not applicable (no denominator, or no baseline run)
+    category: str = ""  # empty: the whole set
 
 
 def load_thresholds(path: Path) -> dict:
@@ -318,6 +319,7 @@ def load_thresholds(path: Path) -> dict:
         *data.get("min", {}),
         *data.get("max", {}),
         *data.get("baseline", {}).get("strictly_better", []),
+        *(n for limits in data.get("category", {}).values() for n in limits),
     ]
     unknown = [n for n in names if n not in known]
     if unknown:
@@ -327,8 +329,20 @@ def load_thresholds(path: Path) -> dict:
     return data
 
 
-def check_thresholds(thresholds: dict, ours: Metrics, baseline: Metrics | None) -> list[Check]:
+def check_thresholds(
+    thresholds: dict,
+    ours: Metrics,
+    baseline: Metrics | None,
+    categories: dict[str, Metrics] | None = None,
+) -> list[Check]:
     checks = []
+    # [category.<name>] metric = minimum, e.g. target questions at ≥ 0.95 fact accuracy
+    for cat, limits in thresholds.get("category", {}).items():
+        for name, limit in limits.items():
+            m = (categories or {}).get(cat)
+            value = getattr(m, name) if m is not None else None
+            ok = None if value is None else value >= limit
+            checks.append(Check(name, f"≥ {limit}", value, limit, ok, category=cat))
     for name, limit in thresholds.get("min", {}).items():
         value = getattr(ours, name)
         checks.append(
@@ -430,7 +444,9 @@ def run_eval_command(
             naive.close()
     meta["seconds"] = round(time.perf_counter() - t0, 1)
     run = EvalRun(meta, ours, base)
-    run.checks = check_thresholds(limits, ours.overall, base.overall if base else None)
+    run.checks = check_thresholds(
+        limits, ours.overall, base.overall if base else None, ours.categories
+    )
     if report is not None:
         write_report(run, Path(report))
         say(f"报告已写入 {Path(report) / 'report.md'}")

@@ -182,7 +182,9 @@ class Retriever:
         dense_score = dict(dn)
         kw_score = dict(kw)
         fused = reciprocal_rank_fusion(
-            [[i for i, _ in kw], [i for i, _ in dn]], k=self.settings.rrf_k
+            [[i for i, _ in kw], [i for i, _ in dn]],
+            k=self.settings.rrf_k,
+            weights=[1.0, self.settings.dense_weight],
         )
         out = []
         for idx, score in fused[:top_k]:

@@ -284,6 +284,21 @@ def test_eval_exits_non_zero_when_a_threshold_is_missed(seed_settings, tmp_path,
     assert "不适用：检索 hit@1" in capsys.readouterr().out  # no baseline was run
 
 
+def test_category_threshold_gates_one_category(seed_settings, tmp_path, capsys):
+    qa = _write_set(tmp_path / "tiny.jsonl", TINY_SET)
+    strict = tmp_path / "cat.toml"
+    strict.write_text("[category.target]\nfact_accuracy = 1.01\n", encoding="utf-8")
+    assert run_eval_command(qa, False, False, None, strict, settings=seed_settings) == 1
+    assert "未达标：指标 · 事实准确率" in capsys.readouterr().out
+    ok = tmp_path / "ok.toml"
+    ok.write_text("[category.target]\nfact_accuracy = 0.95\n", encoding="utf-8")
+    assert run_eval_command(qa, False, False, None, ok, settings=seed_settings) == 0
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[category.target]\nnot_a_metric = 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="未知指标"):
+        run_eval_command(qa, False, False, None, bad, settings=seed_settings)
+
+
 def test_eval_json_counts_invalid_questions_as_refusals(seed_settings, tmp_path, capsys):
     qa = _write_set(tmp_path / "tiny.jsonl", TINY_SET)
     limits = tmp_path / "t.toml"
