@@ -7,7 +7,7 @@ PORT ?= 8000
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run setup index serve test lint format bench eval clean
+.PHONY: run setup index serve test lint format bench eval eval-llm clean
 
 run: setup index serve  ## fresh machine → indexed bundled corpus → serving on $(HOST):$(PORT)
 
@@ -44,6 +44,9 @@ bench: setup index
 
 eval: setup index
 	$(BIN)/policy-assistant eval --baseline --report evals
+
+eval-llm: setup index  ## the eval in LLM mode against the scripted local OpenAI-compatible server
+	$(BIN)/python evals/llm_eval.py
 
 clean:
 	rm -rf index/chroma index/gen index/manifest.json .pytest_cache
