@@ -1,7 +1,8 @@
 """The Chinese web UI: a Gradio chat over the same ``Assistant`` the API uses, mounted at ``/ui``.
 
 It streams answers from ``Assistant.stream()`` events, keeps earlier turns for follow-up
-questions, shows each answer's sources in an expandable panel, marks abstentions clearly, and has
+questions, shows each answer's sources in an expandable panel, marks abstentions clearly, answers
+the question in a ``/ui?q=…`` link on page load (WeChat's trimmed replies link there), and has
 a targets-ledger tab (指标台账: filterable table, CSV download) and a documents tab (list; upload
 and delete with the admin key). It works offline: no analytics, no
 share links, system fonts only.
@@ -23,7 +24,7 @@ import gradio as gr
 from fastapi import FastAPI
 
 from assistant.api.deps import check_admin_key
-from assistant.config import Settings
+from assistant.config import MAX_QUESTION_CHARS, Settings
 from assistant.errors import SUPPORTED_SUFFIXES, AssistantError
 from assistant.models import Answer
 from assistant.service import Assistant
@@ -131,6 +132,13 @@ def render_error(message: str) -> str:
 # -- the chat ------------------------------------------------------------------------------------
 
 
+def question_from_link(request: gr.Request | None) -> str | None:
+    """The question in the page's ``?q=`` parameter, if it is one the chat would answer."""
+    params = dict(getattr(request, "query_params", None) or {}) if request is not None else {}
+    question = str(params.get("q") or "").strip()
+    return question if 0 < len(question) <= MAX_QUESTION_CHARS else None
+
+
 class ChatHandler:
     """Streams one question into the chat; ``turns`` keeps plain-text history for follow-ups."""
 
@@ -176,6 +184,14 @@ class ChatHandler:
         if self.on_answer:
             self.on_answer(answer)
         yield "", chat, turns
+
+    def respond_to_link(
+        self, chat: list, turns: list[dict], request: gr.Request
+    ) -> Iterator[tuple]:
+        """On page load: answer the ``?q=`` question like a typed one; without one, do nothing."""
+        question = question_from_link(request)
+        if question is not None:
+            yield from self.respond(question, chat, turns)
 
 
 # -- the documents tab ---------------------------------------------------------------------------
@@ -307,9 +323,11 @@ def build_ui(
                 send = gr.Button("发送", variant="primary", scale=1, elem_id="pa-send")
                 clear = gr.Button("清空对话", scale=1)
             io = {"inputs": [box, chatbot, turns], "outputs": [box, chatbot, turns]}
+            io_link = {"inputs": [chatbot, turns], "outputs": [box, chatbot, turns]}
             box.submit(chat.respond, **io, api_visibility="private")
             send.click(chat.respond, **io, api_visibility="private")
             clear.click(lambda: ("", [], []), None, [box, chatbot, turns], api_visibility="private")
+            demo.load(chat.respond_to_link, **io_link, api_visibility="private")
             for label, questions in (
                 ("企业常问", EXAMPLES_ENTERPRISE),
                 ("工作人员：指标查询", EXAMPLES_STAFF),
