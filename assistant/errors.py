@@ -44,6 +44,13 @@ class IndexNotReadyError(AssistantError):
         super().__init__(f"索引尚未建立（{index_dir}）：请先运行 policy-assistant index")
 
 
+class IndexCorruptError(IndexNotReadyError):
+    def __init__(self, index_dir: str, detail: str):
+        AssistantError.__init__(
+            self, f"索引不完整或已损坏（{index_dir}：{detail}）：请重新运行 policy-assistant index"
+        )
+
+
 class IndexBuildError(AssistantError):
     pass
 

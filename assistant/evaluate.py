@@ -341,7 +341,8 @@ def check_thresholds(
         for name, limit in limits.items():
             m = (categories or {}).get(cat)
             value = getattr(m, name) if m is not None else None
-            ok = None if value is None else value >= limit
+            # a configured category missing from the set is a failure, not "not applicable"
+            ok = False if value is None else value >= limit
             checks.append(Check(name, f"≥ {limit}", value, limit, ok, category=cat))
     for name, limit in thresholds.get("min", {}).items():
         value = getattr(ours, name)

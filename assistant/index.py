@@ -12,6 +12,7 @@ changed chunks. A different embedder or chunker version rebuilds from scratch.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -118,10 +119,17 @@ class IndexBuilder:
         self.progress = progress or (lambda stage, done, total: None)
 
     def build(self, force: bool = False) -> BuildSummary:
-        started = time.perf_counter()
         if not self.corpus_dir.is_dir():
             raise IndexBuildError(f"语料目录不存在：{self.corpus_dir}（可用 PA_CORPUS_DIR 指定）")
         self.index_dir.mkdir(parents=True, exist_ok=True)
+        # One build at a time per index, across processes (a CLI run and a server upload):
+        # each build removes the generations it does not use, so two at once would race.
+        with open(self.index_dir / ".build.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self._build(force)
+
+    def _build(self, force: bool) -> BuildSummary:
+        started = time.perf_counter()
         embedder = get_embedder(self.settings)
         client = get_client(self.settings)
         old = read_manifest(self.index_dir)

@@ -216,6 +216,9 @@ def load_file(path: Path, root: Path | None = None) -> Document:
     return load_bytes(data, relpath)
 
 
+RESERVED_NAMES = frozenset({"domain_terms.txt", "README.md"})  # corpus files that are not policies
+
+
 def iter_corpus_files(corpus_dir: Path) -> list[Path]:
     """Every regular file under the corpus, skipping hidden files and our own dictionary."""
     return sorted(
@@ -223,7 +226,7 @@ def iter_corpus_files(corpus_dir: Path) -> list[Path]:
         for p in corpus_dir.rglob("*")
         if p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
-        and p.name not in {"domain_terms.txt", "README.md"}
+        and p.name not in RESERVED_NAMES
     )
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from .config import Settings
 from .embed import get_embedder
-from .errors import IndexNotReadyError
+from .errors import AssistantError, IndexCorruptError, IndexNotReadyError
 from .fusion import reciprocal_rank_fusion
 from .index import MANIFEST, read_manifest
 from .models import Chunk, Hit
@@ -165,8 +165,15 @@ class Retriever:
                 manifest = read_manifest(Path(self.settings.index_dir))
                 if manifest is None:
                     raise IndexNotReadyError(str(self.settings.index_dir))
-                if self._reader is None or manifest["generation"] != self._reader.generation:
-                    self._reader = IndexReader(self.settings, manifest)
+                if self._reader is None or manifest.get("generation") != self._reader.generation:
+                    try:
+                        self._reader = IndexReader(self.settings, manifest)
+                    except AssistantError:
+                        raise
+                    except Exception as exc:  # missing files, a dropped collection, bad JSON
+                        raise IndexCorruptError(
+                            str(self.settings.index_dir), f"{type(exc).__name__}: {exc}"
+                        ) from exc
                 self._mtime = mtime
             return self._reader
 

@@ -20,7 +20,7 @@ from .errors import (
 )
 from .generate import Generator, get_generator
 from .index import BuildSummary, IndexBuilder, ProgressFn, read_manifest
-from .load import doc_id_for, load_bytes
+from .load import RESERVED_NAMES, doc_id_for, load_bytes
 from .models import Answer, DocumentInfo, Hit
 from .query import Query, analyse, condense_with_context, has_searchable_content
 from .retrieve import Filters, Retriever, Scored
@@ -70,6 +70,22 @@ class Evidence:
         return answer.model_copy(update={"question": self.question, "timings_ms": timings})
 
 
+MAX_HISTORY_TURNS = 10
+
+
+def trim_history(history: list[dict] | None) -> list[dict]:
+    """Only the recent turns matter for a follow-up; each is cut to the question limit, so a
+    long history cannot make one request expensive."""
+    out = []
+    for turn in (history or [])[-MAX_HISTORY_TURNS:]:
+        content = turn.get("content") if isinstance(turn, dict) else None
+        if isinstance(content, list):  # OpenAI content parts
+            content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if isinstance(content, str):
+            out.append({"role": turn.get("role", "user"), "content": content[:MAX_QUESTION_CHARS]})
+    return out
+
+
 def safe_filename(name: str) -> str:
     """The bare file name of an upload: no directories, no traversal, no control characters."""
     base = PurePath(name.replace("\\", "/")).name
@@ -98,6 +114,8 @@ class Assistant:
         """Validate an upload fully *before* it touches the corpus, then index incrementally.
         A bad file raises ``LoadError`` and leaves corpus and index exactly as they were."""
         name = safe_filename(filename)
+        if name in RESERVED_NAMES or name.startswith("."):
+            raise LoadError(name, "文件名被保留（词典或说明文件），请改名后上传")
         suffix = Path(name).suffix.lower()
         if suffix not in SUPPORTED_SUFFIXES:
             raise UnsupportedFileType(name, suffix)
@@ -221,6 +239,7 @@ class Assistant:
         With no hits (nothing to search for, or a ledger answer) the generator is not called."""
         t0 = time.perf_counter()
         question = validate_question(question)
+        history = trim_history(history)
         standalone, context = condense_with_context(question, history)
         if self.generator is not None and history:
             standalone = self.generator.condense(question, history)  # rules on any failure

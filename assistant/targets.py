@@ -323,6 +323,13 @@ def targets_of_document(doc: Document, chunks: list[Chunk] | None = None) -> lis
 # -- the ledger ------------------------------------------------------------------------------
 
 
+def _cell(value):
+    """A document's text must not become a spreadsheet formula (=, +, -, @ lead a formula)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 class TargetLedger:
     """All targets of a set of documents, filterable, exportable, and able to answer.
 
@@ -434,7 +441,7 @@ class TargetLedger:
         for row in rows:
             data = row.model_dump()
             data["value"] = format_value(row.value)
-            writer.writerow([data[key] for key, _header in CSV_COLUMNS])
+            writer.writerow([_cell(data[key]) for key, _header in CSV_COLUMNS])
         return buf.getvalue().encode("utf-8-sig")
 
     @staticmethod

@@ -43,11 +43,15 @@ def _dictionary_files(corpus_dir: Path | None) -> list[Path]:
 def add_terms(terms: Iterable[str]) -> None:
     """Teach jieba domain terms (鲁科贷, 科技副总 …) so they are never split."""
     with _lock:
+        added = False
         for term in terms:
             term = term.strip()
             if 2 <= len(term) <= 20 and term not in _added_terms:
                 jieba.add_word(term, freq=200000)
                 _added_terms.add(term)
+                added = True
+        if added:
+            _cut.cache_clear()  # cached cuts predate the new words
 
 
 def load_dictionary(corpus_dir: Path | None = None) -> list[str]:

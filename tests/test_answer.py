@@ -134,3 +134,22 @@ def test_timings_are_reported(assistant):
     answer = assistant.ask("鲁科贷的目标是多少？")
     assert set(answer.timings_ms) == {"retrieve", "answer", "total"}
     assert answer.timings_ms["total"] >= answer.timings_ms["answer"]
+
+
+@pytest.mark.parametrize("name", ["domain_terms.txt", "README.md", "sub/README.md"])
+def test_reserved_file_names_cannot_be_uploaded(assistant, name):
+    from assistant.errors import LoadError
+
+    with pytest.raises(LoadError, match="保留"):
+        assistant.add_document(name, "创新券政策说明。".encode())
+
+
+def test_long_history_is_trimmed_not_processed_whole(assistant):
+    from assistant.service import MAX_HISTORY_TURNS, trim_history
+
+    history = [{"role": "user", "content": "创新券" * 50_000}] * 30
+    trimmed = trim_history(history)
+    assert len(trimmed) == MAX_HISTORY_TURNS
+    assert all(len(t["content"]) <= 2000 for t in trimmed)
+    answer = assistant.ask("那贷款呢？能发多少？", history=history)
+    assert "25亿元" in answer.answer

@@ -122,7 +122,7 @@ def test_killed_build_leaves_previous_index_answering(tmp_path):
     before = manifest_path.read_text(encoding="utf-8")
     # enough new text that embedding takes well over the few seconds we wait
     line = "推进科技项目建设,服务企业创新发展,加快科技成果转化应用,提升创新平台效能。"
-    many = "\n\n".join(f"{i}.第{i}项工作。{line * 3}" for i in range(1, 121))
+    many = "\n\n".join(f"{i}.第{i}项工作。{line * 3}" for i in range(1, 601))
     (settings.corpus_dir / "big.txt").write_text("大量条目\n\n" + many, encoding="utf-8")
     env = {
         **os.environ,
@@ -137,7 +137,7 @@ def test_killed_build_leaves_previous_index_answering(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    time.sleep(6)  # past start-up (≈2 s), inside embedding
+    time.sleep(8)  # past start-up (≈2–4 s), inside ≈100 s of embedding
     assert proc.poll() is None, "build finished before it could be interrupted"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -172,3 +172,44 @@ def test_missing_corpus_is_a_clear_error(tmp_path):
     settings = make_settings(tmp_path)
     with pytest.raises(IndexBuildError, match="语料目录不存在"):
         IndexBuilder(settings).build()
+
+
+def test_concurrent_builds_leave_a_working_index(tmp_path):
+    settings = small_corpus(tmp_path)
+    IndexBuilder(settings).build()
+    env = {
+        **os.environ,
+        "PA_CORPUS_DIR": str(settings.corpus_dir),
+        "PA_INDEX_DIR": str(settings.index_dir),
+    }
+    exe = Path(sys.executable).with_name("policy-assistant")
+    procs = [
+        subprocess.Popen(
+            [str(exe), "index", "--force"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    for p in procs:
+        assert p.wait(timeout=180) == 0, p.stderr.read().decode()
+    manifest = read_manifest(settings.index_dir)
+    assert [p.name for p in (settings.index_dir / "gen").iterdir()] == [manifest["generation"]]
+    answer = Assistant(settings).ask("鲁科贷争取为多少家企业发放贷款？")
+    assert not answer.abstained and "500家" in answer.answer
+
+
+def test_damaged_index_is_a_clear_error(tmp_path):
+    import shutil
+
+    from assistant.errors import IndexNotReadyError
+
+    settings = small_corpus(tmp_path)
+    IndexBuilder(settings).build()
+    shutil.rmtree(settings.index_dir / "gen")
+    with pytest.raises(IndexNotReadyError, match="索引不完整或已损坏"):
+        Assistant(settings).ask("鲁科贷")
+    IndexBuilder(settings).build()  # and a rebuild repairs it
+    assert not Assistant(settings).ask("鲁科贷争取为多少家企业发放贷款？").abstained

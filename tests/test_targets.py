@@ -483,3 +483,11 @@ def test_cli_writes_a_file_and_rejects_unknown_formats(cli_corpus, tmp_path):
     bad = _run(["--format", "xml"], cli_corpus, tmp_path / "index")
     assert bad.returncode == 2 and "不支持的输出格式" in bad.stderr.decode()
     assert b"Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("text", ['=HYPERLINK("x")', "+1", "-1+2", "@SUM(A1)"])
+def test_csv_cells_cannot_become_formulas(text):
+    from assistant.targets import _cell
+
+    assert _cell(text) == "'" + text
+    assert _cell("实施148个项目") == "实施148个项目"

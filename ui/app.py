@@ -246,7 +246,8 @@ class TargetsHandler:
 
     def __init__(self, assistant: Assistant, export_dir: Path | None = None):
         self.assistant = assistant
-        self.export_dir = export_dir or Path(tempfile.gettempdir()) / "pa-targets"
+        # private to this process: a shared, predictable /tmp path could be pre-seeded
+        self.export_dir = export_dir or Path(tempfile.mkdtemp(prefix="pa-targets-"))
 
     def choices(self) -> tuple[gr.Dropdown, gr.Dropdown]:
         rows = self._rows()

@@ -99,8 +99,13 @@ class MetricsMiddleware:
         finally:
             route = _route_label(scope, root)
             method = scope.get("method", "GET")
+            if method not in _METHODS:  # a client-chosen token must not mint new series
+                method = "OTHER"
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - start)
+
+
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 
 def _route_label(scope: Scope, root: str) -> str:

@@ -45,8 +45,16 @@ async def _post_json(client: httpx.AsyncClient, url: str, params: dict, payload:
         content=body,
         headers={"Content-Type": "application/json; charset=utf-8"},
     )
-    resp.raise_for_status()
+    _raise_for_status(resp, url)
     return resp.json()
+
+
+def _raise_for_status(resp: httpx.Response, what: str) -> None:
+    """Like ``raise_for_status`` but without the URL, whose query carries the access token or
+    the corpsecret — the message ends up in logs."""
+    if resp.is_error:
+        path = what.split("?", 1)[0]
+        raise DeliveryError(f"{path}: HTTP {resp.status_code}")
 
 
 class TokenCache:
@@ -157,7 +165,7 @@ class WecomSender(_ApiSender):
             self.api_base + "/cgi-bin/gettoken",
             params={"corpid": self.corpid, "corpsecret": self.secret},
         )
-        resp.raise_for_status()
+        _raise_for_status(resp, "/cgi-bin/gettoken")
         data = _check(resp.json(), "gettoken")
         log.info("wechat/work: fetched an access token (expires in %ss)", data.get("expires_in"))
         return data["access_token"], int(data.get("expires_in", 7200))

@@ -138,6 +138,35 @@ def test_oversized_upload_is_413_and_index_unchanged(private_http, private_setti
     assert _state(private_settings) == before
 
 
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({}, 401), (AUTH, 413)],
+    ids=["no-key", "declared-too-large"],
+)
+def test_upload_is_refused_before_the_body_is_read(
+    private_server, private_settings, headers, status
+):
+    """Only the request head is sent: a server that read (and spooled) the body first would
+    wait for the 60 MB that never come instead of answering."""
+    import socket
+    from urllib.parse import urlparse
+
+    before = _state(private_settings)
+    url = urlparse(private_server.url)
+    head = (
+        f"POST /v1/documents HTTP/1.1\r\nHost: {url.hostname}\r\n"
+        "Content-Type: multipart/form-data; boundary=x\r\n"
+        f"Content-Length: {60 * 1024 * 1024}\r\n"
+        + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        + "\r\n"
+    )
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(head.encode())
+        reply = sock.recv(4096).decode("latin-1")
+    assert reply.startswith(f"HTTP/1.1 {status}"), reply[:200]
+    assert _state(private_settings) == before
+
+
 def test_missing_file_field_is_422(private_http, private_settings):
     before = _state(private_settings)
     r = private_http.post("/v1/documents", data={"other": "x"}, headers=AUTH)
@@ -147,7 +176,7 @@ def test_missing_file_field_is_422(private_http, private_settings):
 
 @pytest.mark.parametrize(
     "name",
-    ["../../escape.txt", "..\\..\\escape.txt", "/tmp/escape.txt", "sub/dir/escape.txt"],
+    ["../../escape.txt", "..\\..\\escape.txt", "/tmp/pa-escape-9f3c.txt", "sub/dir/escape.txt"],
     ids=["dotdot", "backslash", "absolute", "nested"],
 )
 def test_file_names_cannot_escape_the_corpus_folder(private_http, private_settings, name):
@@ -156,14 +185,15 @@ def test_file_names_cannot_escape_the_corpus_folder(private_http, private_settin
     assert r.status_code == 201, r.text
     doc_id = r.json()["doc_id"]
     try:
-        assert doc_id == "escape.txt"
-        assert (corpus / "escape.txt").is_file()
-        assert not (corpus.parent / "escape.txt").exists()
-        assert not (corpus.parent.parent / "escape.txt").exists()
-        assert not Path("/tmp/escape.txt").exists()
+        bare = Path(name.replace("\\", "/")).name
+        assert doc_id == bare
+        assert (corpus / bare).is_file()
+        assert not (corpus.parent / bare).exists()
+        assert not (corpus.parent.parent / bare).exists()
+        assert not Path("/tmp/pa-escape-9f3c.txt").exists()
     finally:
         assert private_http.delete(f"/v1/documents/{doc_id}", headers=AUTH).status_code == 200
-    assert not (corpus / "escape.txt").exists()
+    assert not (corpus / doc_id).exists()
 
 
 @pytest.mark.parametrize(

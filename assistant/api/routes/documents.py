@@ -2,12 +2,17 @@
 
 An upload is validated completely (type, size, parseable) before it touches the corpus folder, and
 the index is updated incrementally; a rejected upload leaves corpus and index as they were.
+
+The body is read by hand, *after* the admin key and the declared length are checked: with an
+``UploadFile`` parameter FastAPI would spool the whole body to disk before any dependency runs,
+letting anyone without a key push gigabytes to the server's temp directory.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, UploadFile
+from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from ...service import safe_filename
 from ..deps import AdminKey, AssistantDep, SettingsDep
@@ -15,6 +20,21 @@ from ..schemas import BuildReport, DeleteResponse, DocumentList, UploadResponse
 
 router = APIRouter(prefix="/v1/documents", tags=["文档"])
 READ_CHUNK = 1024 * 1024
+MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
 
 
 @router.get("", response_model=DocumentList, summary="已收录的文档")
@@ -28,11 +48,21 @@ def list_documents(assistant: AssistantDep) -> DocumentList:
     status_code=201,
     dependencies=[AdminKey],
     summary="上传文档（.txt .md .html .pdf .docx）并增量更新索引",
+    openapi_extra=_UPLOAD_BODY,
 )
 async def upload_document(
-    file: UploadFile, assistant: AssistantDep, settings: SettingsDep
+    request: Request, assistant: AssistantDep, settings: SettingsDep
 ) -> UploadResponse:
     limit = settings.max_upload_mb * 1024 * 1024
+    declared = request.headers.get("content-length")
+    if declared is None or not declared.isdigit():
+        raise HTTPException(411, "请求缺少 Content-Length，无法判断文件大小")
+    if int(declared) > limit + MULTIPART_OVERHEAD:
+        raise HTTPException(413, f"文件过大（上限 {settings.max_upload_mb} MB）")
+    form = await request.form(max_files=1, max_fields=5)
+    file = form.get("file")
+    if not isinstance(file, UploadFile):
+        raise HTTPException(422, "缺少上传文件：请用 multipart/form-data 的 file 字段上传")
     data = bytearray()
     while chunk := await file.read(READ_CHUNK):
         data.extend(chunk)
