@@ -188,10 +188,14 @@ class ChatHandler:
     def respond_to_link(
         self, chat: list, turns: list[dict], request: gr.Request
     ) -> Iterator[tuple]:
-        """On page load: answer the ``?q=`` question like a typed one; without one, do nothing."""
+        """On page load: answer the ``?q=`` question like a typed one; without one, change
+        nothing. The no-op is explicit: a generator that yields nothing makes Gradio reset the
+        outputs, which wiped a question the user had already sent while the page was loading."""
         question = question_from_link(request)
-        if question is not None:
-            yield from self.respond(question, chat, turns)
+        if question is None:
+            yield gr.skip(), gr.skip(), gr.skip()
+            return
+        yield from self.respond(question, chat, turns)
 
 
 # -- the documents tab ---------------------------------------------------------------------------

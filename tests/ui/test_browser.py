@@ -18,7 +18,12 @@ def _ask(page, question: str) -> None:
 def _wait_for_answers(page, count: int):
     """Wait until ``count`` final answers are rendered (drafts end with ▍ and have no panel)."""
     final = page.locator("#pa-chat .pa-cites, #pa-chat .pa-abstain, #pa-chat .pa-error")
-    final.nth(count - 1).wait_for(timeout=90_000)  # generous: CI machines can be busy
+    try:
+        final.nth(count - 1).wait_for(timeout=90_000)  # generous: CI machines can be busy
+    except Exception:
+        print("CHAT:", page.locator("#pa-chat").inner_text()[-800:])
+        print("BOX:", page.locator("#pa-question textarea").input_value())
+        raise
     return _bot_messages(page).nth(count - 1)
 
 

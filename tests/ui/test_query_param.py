@@ -79,12 +79,15 @@ def test_link_question_streams_like_a_typed_one(assistant):
     ids=["missing", "empty", "blank", "other-param", "too-long"],
 )
 def test_no_usable_link_question_does_nothing(assistant, query):
+    import gradio as gr
+
     from ui.app import ChatHandler
 
     seen = []
     handler = ChatHandler(assistant, on_answer=seen.append)
     earlier = [{"role": "user", "content": "鲁科贷是什么？"}]
-    assert list(handler.respond_to_link(earlier, [], _request(query))) == []
+    outputs = list(handler.respond_to_link(earlier, [], _request(query)))
+    assert outputs == [(gr.skip(), gr.skip(), gr.skip())]  # explicit no-op for box, chat, turns
     assert seen == [] and earlier == [{"role": "user", "content": "鲁科贷是什么？"}]
 
 
