@@ -28,7 +28,7 @@ from .prompts import ABSTAIN_PHRASE, answer_messages, condense_messages
 from .query import analyse
 from .query import condense as rule_condense
 from .retrieve import Scored
-from .text import sentences
+from .text import chinese_number, sentences
 
 if TYPE_CHECKING:  # service.py imports this module; StreamEvent is imported lazily in stream()
     from .service import StreamEvent
@@ -57,21 +57,6 @@ def get_generator(settings: Settings) -> Generator | None:
 
 # -- numbers ------------------------------------------------------------------------------------
 
-_CN_DIGIT = {
-    "零": 0,
-    "〇": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
-_CN_UNIT = {"十": 10, "百": 100, "千": 1000}
 _CN_CHARS = "零〇一二两三四五六七八九十百千万亿"
 _MAGNITUDE = {"万": Decimal(10) ** 4, "亿": Decimal(10) ** 8, "万亿": Decimal(10) ** 12}
 # Units after which a Chinese numeral is a quantity (一流, 十四五 and 统一 are words, not numbers).
@@ -86,28 +71,6 @@ _NUMBER = re.compile(
     rf"(?P<unit>\s*{_UNIT})?"
 )
 _LIST_PREFIX = re.compile(r"(?m)^\s*(?:\d{1,2}[.、)）]|[（(]\d{1,2}[)）]|[-*•·])\s*")
-
-
-def chinese_number(text: str) -> int | None:
-    """二十五 → 25, 五百 → 500, 三亿五千万 → 350000000, 二〇二五 → 2025; None if not a number."""
-    if len(text) > 1 and all(ch in _CN_DIGIT for ch in text):
-        return int("".join(str(_CN_DIGIT[ch]) for ch in text))
-    total = section = digit = 0
-    for ch in text:
-        if ch in _CN_DIGIT:
-            digit = _CN_DIGIT[ch]
-        elif ch in _CN_UNIT:
-            section += (digit or 1) * _CN_UNIT[ch]
-            digit = 0
-        elif ch == "万":
-            total += (section + digit) * 10**4
-            section = digit = 0
-        elif ch == "亿":
-            total = (total + section + digit) * 10**8
-            section = digit = 0
-        else:
-            return None
-    return total + section + digit
 
 
 @dataclass(frozen=True)

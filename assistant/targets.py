@@ -42,8 +42,10 @@ from .load import load_corpus, load_file
 from .models import Answer, Chunk
 from .query import Query, normalise, places
 from .text import (
+    CN_DIGITS,
     STOPWORDS,
     add_terms,
+    chinese_number,
     load_dictionary,
     quoted_terms,
     search_tokens,
@@ -52,11 +54,6 @@ from .text import (
 
 # -- patterns --------------------------------------------------------------------------------
 
-_CN_DIGITS = dict(
-    zip("零〇一二两三四五六七八九", (0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True)
-)
-_CN_SMALL = {"十": 10, "百": 100, "千": 1000}
-_CN_BIG = {"万": 10_000, "亿": 100_000_000}
 _CN = "零〇一二两三四五六七八九十百千万亿"
 _BASE_UNITS = (
     r"人次|人(?![才民员口])|家|个百分点|个|项|件|名|场[(（]次[)）]|场次|场|次|所(?![有以在属])|台|套|篇|户|座"
@@ -98,24 +95,10 @@ def parse_number(text: str) -> float:
     if re.fullmatch(r"\d+(\.\d+)?", text):
         return float(text)
     whole, _, frac = text.partition("点")
-    value = float(_parse_cn_int(whole))
+    value = float(chinese_number(whole) or 0)
     if frac:
-        value += float("0." + "".join(str(_CN_DIGITS[c]) for c in frac if c in _CN_DIGITS))
+        value += float("0." + "".join(str(CN_DIGITS[c]) for c in frac if c in CN_DIGITS))
     return value
-
-
-def _parse_cn_int(text: str) -> int:
-    total = section = digit = 0
-    for ch in text:
-        if ch in _CN_DIGITS:
-            digit = _CN_DIGITS[ch]
-        elif ch in _CN_SMALL:
-            section += (digit or 1) * _CN_SMALL[ch]
-            digit = 0
-        elif ch in _CN_BIG:
-            total = (total + section + digit) * _CN_BIG[ch]
-            section = digit = 0
-    return total + section + digit
 
 
 def format_value(value: float) -> str:

@@ -125,3 +125,29 @@ def token_boundaries(text: str) -> list[int]:
         if not any(s < pos < e for s, e in protected):
             bounds.append(pos)
     return bounds
+
+
+CN_DIGITS = dict(zip("零〇一二两三四五六七八九", (0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True))
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+
+
+def chinese_number(text: str) -> int | None:
+    """二十五 → 25, 五百 → 500, 三亿五千万 → 350000000, 二〇二五 → 2025; None if not a number."""
+    if len(text) > 1 and all(ch in CN_DIGITS for ch in text):
+        return int("".join(str(CN_DIGITS[ch]) for ch in text))
+    total = section = digit = 0
+    for ch in text:
+        if ch in CN_DIGITS:
+            digit = CN_DIGITS[ch]
+        elif ch in _CN_UNITS:
+            section += (digit or 1) * _CN_UNITS[ch]
+            digit = 0
+        elif ch == "万":
+            total += (section + digit) * 10**4
+            section = digit = 0
+        elif ch == "亿":
+            total = (total + section + digit) * 10**8
+            section = digit = 0
+        else:
+            return None
+    return total + section + digit
