@@ -60,7 +60,7 @@ class TermWeights:
             elif term in reader.full_text:
                 self.weights[term] = reader.max_idf * 0.8
             else:
-                close = _close_term(term, vocab) or (same[0] if same else None)
+                close = _close_term(term, reader.vocab_by_length) or (same[0] if same else None)
                 if close:
                     self.aliases.setdefault(term, []).append(close)
                     self.weights[term] = reader.idf.get(close, reader.max_idf) * 0.9
@@ -103,10 +103,10 @@ def synonyms(term: str) -> tuple[str, ...]:
     return _synonym_groups().get(term, ())
 
 
-def _close_term(term: str, vocab) -> str | None:
+def _close_term(term: str, vocab_by_length: dict[int, list[str]]) -> str | None:
     if len(term) < 2 or not re.search(r"[\u4e00-\u9fff]", term):
         return None
-    same_len = [v for v in vocab if len(v) == len(term)]
+    same_len = vocab_by_length.get(len(term), [])
     matches = difflib.get_close_matches(
         term, same_len, n=1, cutoff=0.66 if len(term) >= 3 else 0.99
     )
@@ -156,22 +156,7 @@ def _citation(n: int, cand: Candidate) -> Citation:
 
 
 def _related(hits: list[Scored], limit: int = 3) -> list[Citation]:
-    out = []
-    for n, scored in enumerate(hits[:limit], 1):
-        h = scored.hit
-        out.append(
-            Citation(
-                id=n,
-                doc_id=h.doc_id,
-                title=h.title,
-                section=h.section,
-                text=h.text,
-                score=h.score,
-                start=h.start,
-                end=h.end,
-            )
-        )
-    return out
+    return [Citation.from_hit(n, scored.hit) for n, scored in enumerate(hits[:limit], 1)]
 
 
 def _topic(query: Query, outside: tuple[str, ...] = ()) -> str:

@@ -25,7 +25,7 @@ from .answer import abstention
 from .config import MAX_QUESTION_CHARS, Settings
 from .models import Answer, Citation
 from .prompts import ABSTAIN_PHRASE, answer_messages, condense_messages
-from .query import analyse
+from .query import analyse, content_text
 from .query import condense as rule_condense
 from .retrieve import Scored
 from .text import chinese_number, sentences
@@ -284,7 +284,7 @@ class LLMGenerator:
     def condense(self, question: str, history: list[dict] | None) -> str:
         """Rewrite a follow-up as a standalone question; the rules of ``query.condense`` are the
         fallback when the model fails or answers with something that is not a question."""
-        turns = [(t.get("role", ""), _content_text(t.get("content"))) for t in history or []]
+        turns = [(t.get("role", ""), content_text(t.get("content"))) for t in history or []]
         turns = [(r, c) for r, c in turns if r in ("user", "assistant") and c.strip()]
         if not any(role == "user" for role, _ in turns):
             return question
@@ -464,14 +464,6 @@ def _describe(err: Exception, settings: Settings) -> str:
 
 def _elapsed(t0: float) -> float:
     return round((time.perf_counter() - t0) * 1000, 2)
-
-
-def _content_text(content) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # OpenAI content parts
-        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return ""
 
 
 def _clean_question(reply: str) -> str:

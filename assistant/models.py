@@ -68,6 +68,11 @@ class Citation(_Frozen):
     start: int
     end: int
 
+    @classmethod
+    def from_hit(cls, n: int, hit: Hit) -> Citation:
+        """The whole retrieved chunk as citation ``n`` (for 相关内容, not for quoted answers)."""
+        return cls(id=n, **hit.model_dump(exclude={"chunk_id"}))
+
 
 class Answer(_Frozen):
     """The contract shared by ``ask --json`` and ``POST /v1/ask`` (see DESIGN.md)."""

@@ -214,9 +214,9 @@ def content_terms(text: str) -> list[str]:
 def previous_question(history: list[dict] | None) -> str | None:
     return next(
         (
-            _content_str(turn.get("content"))
+            content_text(turn.get("content"))
             for turn in reversed(history or [])
-            if turn.get("role") == "user" and _content_str(turn.get("content")).strip()
+            if turn.get("role") == "user" and content_text(turn.get("content")).strip()
         ),
         None,
     )
@@ -260,7 +260,8 @@ def condense(question: str, history: list[dict] | None) -> str:
     return f"{' '.join(content_terms(previous))} {q}"
 
 
-def _content_str(content) -> str:
+def content_text(content) -> str:
+    """A chat message's text, whether ``content`` is a string or a list of OpenAI parts."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # OpenAI content parts

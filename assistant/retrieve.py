@@ -103,6 +103,9 @@ class IndexReader:
         self.max_idf = math.log(1 + (n + 0.5) / 0.5)
         self.full_text = "\n".join(c.text for c in self.chunks)
         self.years = {c.year for c in self.chunks if c.year}
+        self.vocab_by_length: dict[int, list[str]] = {}
+        for term in df:  # for typo matching, which compares words of equal length
+            self.vocab_by_length.setdefault(len(term), []).append(term)
         self.corrector = Corrector([*df.keys(), *domain])
         # words worth finding inside a question even when jieba splits it differently
         self.vocabulary = frozenset(

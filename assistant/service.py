@@ -22,7 +22,7 @@ from .generate import Generator, get_generator
 from .index import BuildSummary, IndexBuilder, ProgressFn, read_manifest
 from .load import RESERVED_NAMES, doc_id_for, load_bytes
 from .models import Answer, DocumentInfo, Hit
-from .query import Query, analyse, condense_with_context, has_searchable_content
+from .query import Query, analyse, condense_with_context, content_text, has_searchable_content
 from .retrieve import Filters, Retriever, Scored
 from .targets import LedgerCache, Target
 
@@ -78,10 +78,7 @@ def trim_history(history: list[dict] | None) -> list[dict]:
     long history cannot make one request expensive."""
     out = []
     for turn in (history or [])[-MAX_HISTORY_TURNS:]:
-        content = turn.get("content") if isinstance(turn, dict) else None
-        if isinstance(content, list):  # OpenAI content parts
-            content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-        if isinstance(content, str):
+        if isinstance(turn, dict) and (content := content_text(turn.get("content"))):
             out.append({"role": turn.get("role", "user"), "content": content[:MAX_QUESTION_CHARS]})
     return out
 

@@ -25,26 +25,12 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-QUESTIONS = [
-    "今年计划给多少家企业发放鲁科贷？",
-    "技术经理人培训目标是多少？",
-    "创新券属于什么政策？",
-    "科融信能提供什么贷款？",
-    "哪些高校院所要加强合作？",
-    "鲁科贷的利率是多少？",
-    "青岛的人才政策有哪些？",
-    "科技副总选派多少人？",
-]
+sys.path.insert(0, str(ROOT / "evals"))
+from bench import QUESTIONS, pct  # noqa: E402 - the same questions and percentile as bench.py
+
 ROUNDS = 10  # sequential: ROUNDS × len(QUESTIONS) requests
 CLIENTS = 8
 PER_CLIENT = 20  # concurrent: CLIENTS × PER_CLIENT requests
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    k = (len(values) - 1) * p
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
 def free_port() -> int:
