@@ -1,0 +1,299 @@
+"""Read a PDF's text layer into paragraphs: running headers, footers and page numbers removed,
+wrapped lines rejoined, each paragraph a ``Block`` with the page it starts on.
+
+Lines come from pypdf's ``extract_text()``; a visitor records each line's font size (the Tf
+size scaled by the text and graphics matrices), which tells title lines from body text.
+
+Page chrome. Only lines at the edges of a page (its first and last ``EDGE`` lines in reading
+order) can be chrome. An edge line is dropped when the same line, with digits masked and at the
+same size, sits at the edge of at least two pages (and of at least 30% of them), so "— 第 2 页
+共 3 页 —" matches "— 第 3 页 共 3 页 —" and a running header matches itself; or when it is a
+bare page number ("- 2 -", "第2页", "第 1 页 共 1 页", "2/9", "Page 2 of 9"), which also covers
+one-page documents. Size is part of the key, so a title that reappears as a smaller running
+header on later pages keeps its first-page line.
+
+Reflow. Lines of all pages, chrome removed, are read as one stream, so a paragraph crosses page
+breaks freely and takes the page of its first line. Between two lines the paragraph ends when:
+- their font sizes differ (a title against body text);
+- the next line opens a numbered unit: 第X章/节/条 followed by a space, 一、, （一）/(一),
+  1. / 1、, （1）, ①, 问：/答：;
+- the line ends with 。！？ (closing quotes or brackets may follow);
+- it ends with ；：or an ASCII . ; : ! ? and is visibly shorter than a full line (a full line
+  may just have wrapped there);
+- either line is title-like: much shorter than a full line and free of sentence punctuation
+  (a centred heading, a document number, a signature, a date).
+Consecutive lines in the same larger-than-body font are one title wrapped over several lines.
+Joined lines get no space between them, except between two Latin or digit characters.
+
+Line widths are estimated from the characters (a CJK or full-width character is one em, anything
+else half an em) times the font size; "a full line" is the 90th percentile of body lines.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+
+from assistant.errors import LoadError
+from assistant.ingest.blocks import Parsed, TextBuilder
+
+ENCRYPTED = "PDF 已加密，无法读取（请提供未加密的版本）"
+NO_TEXT = "PDF 没有文字层（可能是扫描件），需要 OCR 识别后才能收录"
+
+EDGE = 3  # lines at the top and at the bottom of a page that may be header or footer
+HARD_END = "。！？"
+SOFT_END = "；：.;:!?"
+CLOSERS = "”’」』）)》】〕\"'"
+_CN_NUM = "一二三四五六七八九十百千零〇两"
+
+_NUMBERED = re.compile(
+    rf"^(?:第[{_CN_NUM}\d]+[编章节条款](?:\s|$)"
+    rf"|[{_CN_NUM}]+[、．.]"
+    rf"|[（(][{_CN_NUM}]+[）)]"
+    r"|\d{1,2}(?:[、．]|\.(?!\d))"
+    r"|[（(]\d{1,2}[）)]"
+    r"|[①-⑳]"
+    r"|[问答]\s*\d*\s*[:：])"
+)
+_DASHES = r"[\s\-—–－―‐·•|]*"
+_PAGE_NO = re.compile(
+    rf"^{_DASHES}(?:第\s*[\d{_CN_NUM}]+\s*页(?:\s*[,，/／]?\s*共\s*\d+\s*页)?"
+    r"|共\s*\d+\s*页\s*[,，]?\s*第\s*\d+\s*页"
+    r"|page\s*\d+(?:\s*(?:of|/)\s*\d+)?"
+    rf"|\d+(?:\s*[/／]\s*\d+)?){_DASHES}$",
+    re.IGNORECASE,
+)
+_SENTENCE_PUNCT = re.compile(r"[，。；！？,;!?]")
+_DOC_TYPE = re.compile(
+    r"(办法|规定|细则|通知|意见|方案|决定|公告|通告|指南|要点|条例|规划|措施|政策|解读|批复|计划|制度|规则|纲要)$"
+)
+
+
+@dataclass
+class Line:
+    text: str
+    size: float  # effective font size in points; 1.0 when unknown
+    page: int  # 1-based
+
+
+def read_pdf(data: bytes, name: str) -> Parsed:
+    """Parse a PDF into paragraph blocks (title lines as level-1 headings)."""
+    pages, meta_title = _extract(data, name)
+    lines = _strip_chrome(pages)
+    if not lines:
+        raise LoadError(name, NO_TEXT)
+    builder = TextBuilder()
+    headings: list[str] = []
+    for para, is_title in _reflow(lines):
+        text = _join(para)
+        if is_title:
+            block = builder.add("heading", text, level=1, page=para[0].page)
+            if block is not None:
+                headings.append(builder.text[block.start : block.end])
+        else:
+            builder.add("paragraph", text, page=para[0].page)
+    if not builder.blocks:
+        raise LoadError(name, NO_TEXT)
+    parsed = Parsed.from_builder(builder)
+    parsed.title = _pick_title(headings, meta_title, parsed)
+    return parsed
+
+
+# --- extraction -------------------------------------------------------------------------------
+
+
+def _extract(data: bytes, name: str) -> tuple[list[list[Line]], str | None]:
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            # An empty user password still allows reading; anything else we cannot open.
+            try:
+                opened = reader.decrypt("")
+            except Exception as exc:
+                raise LoadError(name, ENCRYPTED) from exc
+            if not opened:
+                raise LoadError(name, ENCRYPTED)
+        pages = [_page_lines(page, n) for n, page in enumerate(reader.pages, 1)]
+    except LoadError:
+        raise
+    except Exception as exc:  # pypdf raises a wide range of types on hostile input
+        raise LoadError(name, f"PDF 文件损坏或格式不正确（{type(exc).__name__}）") from exc
+    return pages, _meta_title(reader)
+
+
+def _page_lines(page, number: int) -> list[Line]:
+    """The page's non-empty lines with the dominant font size of each."""
+    lines: list[Line] = []
+    chunks: list[str] = []
+    parts: list[str] = []
+    sizes: Counter[float] = Counter()
+
+    def close() -> None:
+        text = "".join(parts).strip()
+        if text:
+            lines.append(Line(text, sizes.most_common(1)[0][0] if sizes else 1.0, number))
+        parts.clear()
+        sizes.clear()
+
+    def visit(text: str, cm, tm, font_dict, font_size) -> None:
+        chunks.append(text)
+        size = _effective_size(font_size, cm, tm)
+        for i, segment in enumerate(text.split("\n")):
+            if i:
+                close()
+            parts.append(segment)
+            if segment.strip() and size:
+                sizes[size] += len(segment.strip())
+
+    result = page.extract_text(visitor_text=visit) or ""
+    close()
+    if "".join(chunks) != result:  # the visitor missed something: keep the text, lose sizes
+        lines = [Line(t.strip(), 1.0, number) for t in result.splitlines() if t.strip()]
+    return lines
+
+
+def _effective_size(font_size, cm, tm) -> float:
+    try:
+        det = (tm[0] * tm[3] - tm[1] * tm[2]) * (cm[0] * cm[3] - cm[1] * cm[2])
+        return round(float(font_size) * math.sqrt(abs(det)), 1)
+    except (TypeError, ValueError, IndexError):
+        return 0.0
+
+
+def _meta_title(reader) -> str | None:
+    try:
+        raw = (reader.metadata or {}).get("/Title")
+    except Exception:  # a broken info dictionary is no reason to reject the text
+        return None
+    title = " ".join(str(raw or "").split())
+    junk = re.search(r"(?i)^(untitled|无标题|microsoft\s+word)|\.(docx?|wps|pdf|txt)$", title)
+    if not title or junk or not re.search(r"[\u4e00-\u9fff]", title):
+        return None
+    return title
+
+
+# --- page chrome ------------------------------------------------------------------------------
+
+
+def _chrome_key(line: Line) -> tuple[str, int]:
+    return re.sub(r"\d+", "#", "".join(line.text.split())), round(line.size)
+
+
+def _strip_chrome(pages: list[list[Line]]) -> list[Line]:
+    """All pages' lines in order, without running headers, footers and page numbers."""
+    seen: Counter[tuple[str, int]] = Counter()
+    for page in pages:
+        seen.update({_chrome_key(line) for line in page[:EDGE] + page[-EDGE:]})
+    need = max(2, math.ceil(0.3 * len(pages)))
+    repeated = {key for key, count in seen.items() if count >= need}
+
+    def is_chrome(line: Line) -> bool:
+        return _chrome_key(line) in repeated or bool(_PAGE_NO.match(line.text))
+
+    kept: list[Line] = []
+    for page in pages:
+        lo, hi = 0, len(page)
+        while lo < min(hi, EDGE) and is_chrome(page[lo]):
+            lo += 1
+        while hi > max(lo, len(page) - EDGE) and is_chrome(page[hi - 1]):
+            hi -= 1
+        kept.extend(page[lo:hi])
+    return kept
+
+
+# --- reflow -----------------------------------------------------------------------------------
+
+
+def _em(text: str) -> float:
+    return sum(1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.5 for ch in text)
+
+
+def _ends_with(text: str, chars: str) -> bool:
+    text = text.rstrip(CLOSERS)
+    return bool(text) and text[-1] in chars
+
+
+def _reflow(lines: list[Line]) -> list[tuple[list[Line], bool]]:
+    """Group lines into paragraphs; each comes with whether it is a title (big, unnumbered)."""
+    weights: Counter[float] = Counter()
+    for line in lines:
+        weights[line.size] += len(line.text)
+    body = weights.most_common(1)[0][0]
+    widths = sorted(_em(line.text) * line.size for line in lines if line.size == body)
+    measure = widths[round(0.9 * (len(widths) - 1))]
+
+    def width(line: Line) -> float:
+        return _em(line.text) * line.size
+
+    def big(line: Line) -> bool:
+        return line.size >= body * 1.15
+
+    def title_like(line: Line) -> bool:
+        return (
+            width(line) <= 0.75 * measure
+            and not _SENTENCE_PUNCT.search(line.text)
+            and line.text[-1] not in "、：:"
+        )
+
+    def ends_paragraph(a: Line, b: Line) -> bool:
+        if abs(a.size - b.size) > 0.1 * max(a.size, b.size):
+            return True
+        if _NUMBERED.match(b.text) or _ends_with(a.text, HARD_END):
+            return True
+        if big(a) and big(b):
+            return False  # one title wrapped over several lines
+        if _ends_with(a.text, SOFT_END) and width(a) < measure - 2 * a.size:
+            return True
+        return title_like(a) or title_like(b)
+
+    paragraphs: list[list[Line]] = [[lines[0]]]
+    for prev, line in zip(lines, lines[1:], strict=False):
+        if ends_paragraph(prev, line):
+            paragraphs.append([])
+        paragraphs[-1].append(line)
+    return [(p, big(p[0]) and not _NUMBERED.match(p[0].text)) for p in paragraphs]
+
+
+def _join(lines: list[Line]) -> str:
+    """Rejoin wrapped lines: no space in Chinese, one space between Latin/digit words."""
+    out = lines[0].text
+    for line in lines[1:]:
+        a, b = out[-1], line.text[0]
+        latin = a.isascii() and b.isascii() and b.isalnum()
+        out += (" " if latin and (a.isalnum() or a in ",.;:!?)%") else "") + line.text
+    return out
+
+
+# --- title ------------------------------------------------------------------------------------
+
+
+def _pick_title(headings: list[str], meta_title: str | None, parsed: Parsed) -> str | None:
+    """The document's own title: a title line (the one the metadata names, or the document a
+    印发/转发 notice carries, or the first); failing that a metadata title found in the text, or
+    an early standalone line ending in a document type (办法, 通知 …). None if unsure."""
+
+    def norm(s: str) -> str:
+        return "".join(s.split())
+
+    if headings:
+        by_norm = {norm(h): h for h in headings}
+        if meta_title and norm(meta_title) in by_norm:
+            return by_norm[norm(meta_title)]
+        for heading in headings:
+            carried = re.search(r"(?:印发|转发|公布)《(.+?)》", heading)
+            if carried and norm(carried.group(1)) in by_norm:
+                return by_norm[norm(carried.group(1))]
+        return headings[0]
+    if meta_title and norm(meta_title) in norm(parsed.text):
+        return meta_title
+    for block in parsed.blocks[:5]:
+        text = parsed.text[block.start : block.end]
+        if len(text) <= 40 and not _SENTENCE_PUNCT.search(text) and _DOC_TYPE.search(text):
+            return text
+    return None
