@@ -1,80 +1,45 @@
-"""Structure-aware, jieba-aware chunking.
+"""Chunking by the document's own units, from its blocks.
 
-Numbering gives the heading path: 第X章 › 一、 › （一） › 1. / 第X条. A numbered item's first
-sentence is its heading ("16.优化科技成果转化服务"); a top-level heading is shortened at its
-first comma ("五、强化全链条科技服务…"). Each item becomes one chunk when it fits; a longer item is
-packed from whole sentences (。！？；), and a sentence that alone exceeds the limit is cut at a
-clause mark or, failing that, a jieba token boundary — never inside a word or a number+unit.
+Units: an article (第X条 with its body and its enumeration), a numbered item ("1.壮大科技型企业
+群体。……"), a lead-in with its list, a 问/答 pair, a table row (with its headers), the metadata
+block, and runs of plain paragraphs under one heading. Headings give each unit its section path
+(第一章 总则 › 第四条; 一、… › （一）… › 1.…). A unit that fits ``MAX_CHARS`` is one chunk; a
+longer one is split between its blocks (a list's later pieces carry its lead-in), and a block
+that alone is too long is packed from whole sentences (。！？；), a sentence that alone exceeds
+the limit being cut at a clause mark or a jieba token boundary — never inside a word or a
+number such as 25亿元.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from langchain_core.documents import Document
 
+from .ingest.blocks import Block
 from .models import Chunk
 from .text import sentences, token_boundaries
 
-CHUNKER_VERSION = "structure-v2"
+CHUNKER_VERSION = "blocks-v1"
 MAX_CHARS = 320
 SEP = " › "
-
-# (level, pattern). Lower level = higher in the tree.
-_HEADINGS = [
-    (0, re.compile(r"^第[一二三四五六七八九十百零〇\d]+[章编]")),
-    (1, re.compile(r"^[一二三四五六七八九十]+、")),
-    (2, re.compile(r"^[（(][一二三四五六七八九十]+[）)]")),
-    (3, re.compile(r"^第[一二三四五六七八九十百零〇\d]+条")),
-    (3, re.compile(r"^\d{1,3}[.．、](?!\d)")),
-]
+_LEAD_IN_END = ("：", ":")
 
 
-@dataclass(frozen=True)
-class Block:
-    """A paragraph with its place in the numbering tree."""
+@dataclass
+class _Unit:
+    kind: str
+    section: str
+    blocks: list[Block] = field(default_factory=list)
 
-    start: int
-    end: int
-    level: int | None  # None: body paragraph
-    label: str  # short heading for the path
+    @property
+    def start(self) -> int:
+        return self.blocks[0].start
 
-
-def _heading_label(para: str, level: int) -> str:
-    first = para
-    for mark in "。；;！？":
-        idx = first.find(mark)
-        if idx != -1:
-            first = first[:idx]
-    if level <= 2:  # section titles: shorten at the first comma, keep the numbering
-        for mark in ",，":
-            idx = first.find(mark)
-            if idx != -1:
-                return first[:idx] + "…"
-    if len(first) > 40:
-        cut = first[:40]
-        return cut + "…"
-    return first
-
-
-def _classify(para: str) -> tuple[int | None, str]:
-    for level, pattern in _HEADINGS:
-        if pattern.match(para):
-            return level, _heading_label(para, level)
-    return None, ""
-
-
-def parse_blocks(text: str) -> list[Block]:
-    blocks = []
-    for m in re.finditer(r"[^\n]+", text):
-        para = m.group(0)
-        if not para.strip():
-            continue
-        level, label = _classify(para)
-        blocks.append(Block(m.start(), m.end(), level, label))
-    return blocks
+    @property
+    def end(self) -> int:
+        return self.blocks[-1].end
 
 
 def _split_long(text: str, base: int, limit: int) -> list[tuple[int, int]]:
@@ -123,59 +88,136 @@ def _chunk_id(doc_id: str, ordinal: int, text: str) -> str:
     return f"{doc_id}#{ordinal}-{digest}"
 
 
+def _is_title(text: str, title: str) -> bool:
+    return bool(title) and (text == title or title in text or (len(text) >= 4 and text in title))
+
+
+def units(doc: Document, max_chars: int = MAX_CHARS) -> list[_Unit]:
+    """Group a document's blocks into answerable units with their section paths."""
+    text = doc.page_content
+    title = doc.metadata.get("title", "")
+    blocks: list[Block] = getattr(doc, "blocks", None) or _line_blocks(text)
+    path: list[tuple[int, str]] = []
+    out: list[_Unit] = []
+    open_unit = True  # False right after a heading: the next block starts a new unit
+
+    def section() -> str:
+        return SEP.join(label for _, label in path)
+
+    def set_path(level: int, label: str) -> None:
+        while path and path[-1][0] >= level:
+            path.pop()
+        path.append((level, label))
+
+    for b in blocks:
+        body = text[b.start : b.end]
+        cur = out[-1] if out and open_unit else None
+        if b.kind == "heading":
+            if not _is_title(body, title):
+                set_path(b.level if b.level is not None else 9, b.label or body[:40])
+                open_unit = False
+            continue
+        open_unit = True
+        if b.kind == "paragraph" and b.level is None and body == title:
+            continue  # the title line says nothing to answer from
+        if b.kind in ("metadata", "qa", "table_row"):
+            out.append(_Unit(b.kind, section(), [b]))
+        elif b.kind == "list_item":
+            lead_open = cur is not None and cur.kind in ("article", "item", "list")
+            lead_open = lead_open and cur.section == section()
+            if lead_open and (b.lead_in is None or b.lead_in in text[cur.start : cur.end]):
+                cur.blocks.append(b)
+                if cur.kind == "item" and b.lead_in:
+                    cur.kind = "list"
+            else:
+                out.append(_Unit("list", section(), [b]))
+        elif b.level is not None:  # a numbered paragraph: 第X条, or "1.壮大……。……"
+            set_path(b.level, b.label or body[:20])
+            out.append(_Unit("article" if b.label.endswith("条") else "item", section(), [b]))
+        else:
+            if body.endswith(_LEAD_IN_END) and not (cur and cur.kind == "article"):
+                out.append(_Unit("list", section(), [b]))
+            elif (
+                cur is not None
+                and cur.section == section()
+                and (
+                    cur.kind == "article"
+                    or (cur.kind == "text" and b.end - cur.start <= max_chars)
+                )
+            ):
+                cur.blocks.append(b)
+            else:
+                out.append(_Unit("text", section(), [b]))
+    return out
+
+
+def _line_blocks(text: str) -> list[Block]:
+    """Blocks for a bare LangChain ``Document`` (no reader ran): one paragraph per line, with
+    the numbering structure read as for a text file."""
+    from .ingest.blocks import Parsed
+    from .ingest.structure import refine
+
+    out, pos = [], 0
+    for line in text.split("\n"):
+        if line.strip():
+            out.append(Block(kind="paragraph", start=pos, end=pos + len(line)))
+        pos += len(line) + 1
+    refined = refine(Parsed(text=text, blocks=out))
+    if refined.text != text:  # refine re-joins lines; only trust it when offsets survive
+        return out
+    return refined.blocks
+
+
 def chunk_document(doc: Document, max_chars: int = MAX_CHARS) -> list[Chunk]:
     """Chunk one loaded document; offsets index ``doc.page_content``."""
     text = doc.page_content
     meta = doc.metadata
     doc_id, title, year = meta["doc_id"], meta.get("title", meta["doc_id"]), meta.get("year")
-    path: dict[int, str] = {}
+    status = meta.get("status") or "现行"
     chunks: list[Chunk] = []
 
-    def emit(s: int, e: int, section: str) -> None:
+    def emit(s: int, e: int, unit: _Unit, page: int | None, lead_in: str | None) -> None:
         body = text[s:e]
         chunks.append(
             Chunk(
                 chunk_id=_chunk_id(doc_id, len(chunks), body),
                 doc_id=doc_id,
                 title=title,
-                section=section,
+                section=unit.section,
                 text=body,
                 start=s,
                 end=e,
                 ordinal=len(chunks),
                 year=year,
+                kind=unit.kind,
+                page=page,
+                lead_in=lead_in,
+                status=status,
             )
         )
 
-    # Group consecutive body paragraphs under the same heading path into one unit.
-    units: list[tuple[int, int, str]] = []
-    for block in parse_blocks(text):
-        if block.level is not None:
-            path = {lvl: lab for lvl, lab in path.items() if lvl < block.level}
-            path[block.level] = block.label
-            section = SEP.join(path[k] for k in sorted(path))
-            para = text[block.start : block.end]
-            # A bare heading line ("一、…" with nothing after its label) carries no text to answer
-            # from; it lives on in the path of the chunks below it.
-            if block.level <= 2 and len(para) <= 60 and not re.search(r"[。！？；]", para):
+    for unit in units(doc, max_chars):
+        if unit.end - unit.start <= max_chars:
+            emit(unit.start, unit.end, unit, unit.blocks[0].page, None)
+            continue
+        # too long: pack whole blocks; a list's later pieces carry its lead-in
+        lead = text[unit.blocks[0].start : unit.blocks[0].end]
+        carries = unit.kind in ("list", "article") and len(lead) <= max_chars // 2
+        group: list[Block] = []
+        for b in [*unit.blocks, None]:
+            if b is not None and (not group or b.end - group[0].start <= max_chars):
+                group.append(b)
                 continue
-            units.append((block.start, block.end, section))
-        else:
-            if not units and text[block.start : block.end].strip() == title:
-                continue  # the document's own title line says nothing to answer from
-            section = SEP.join(path[k] for k in sorted(path))
-            if units and units[-1][2] == section and block.start - units[-1][1] <= 2:
-                prev = units.pop()
-                if block.end - prev[0] <= max_chars:
-                    units.append((prev[0], block.end, section))
-                    continue
-                units.append(prev)
-            units.append((block.start, block.end, section))
-
-    for s, e, section in units:
-        if e - s <= max_chars:
-            emit(s, e, section)
-        else:
-            for cs, ce in _split_long(text[s:e], s, max_chars):
-                emit(cs, ce, section)
+            first = group[0]
+            lead_in = lead if carries and first is not unit.blocks[0] else None
+            if first.end - first.start <= max_chars or len(group) > 1:
+                emit(first.start, group[-1].end, unit, first.page, lead_in)
+            else:
+                for cs, ce in _split_long(text[first.start : first.end], first.start, max_chars):
+                    emit(cs, ce, unit, first.page, lead_in)
+            group = [b] if b is not None else []
+            if b is not None and b.end - b.start > max_chars:
+                for cs, ce in _split_long(text[b.start : b.end], b.start, max_chars):
+                    emit(cs, ce, unit, b.page, lead if carries else None)
+                group = []
     return chunks

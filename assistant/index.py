@@ -29,7 +29,7 @@ from .chunk import CHUNKER_VERSION, chunk_document
 from .config import Settings
 from .embed import get_embedder
 from .errors import IndexBuildError, LoadError
-from .load import iter_corpus_files, load_bytes
+from .load import iter_corpus_files, load_bytes, resolve_corpus
 from .models import Chunk
 from .store import (
     collection_prefix,
@@ -157,6 +157,7 @@ class IndexBuilder:
                 file_records[rel] = {"sha256": digest, "error": err.reason}
                 continue
             docs.append(doc)
+        resolve_corpus(docs)  # a document repealed by another is marked 已废止 before chunking
         terms = sorted(
             set().union(*(quoted_terms(d.page_content) for d in docs)) if docs else set()
         )
@@ -296,6 +297,10 @@ def _chroma_meta(chunk: Chunk) -> dict:
     }
     if chunk.year is not None:
         meta["year"] = chunk.year
+    if chunk.page is not None:
+        meta["page"] = chunk.page
+    meta["kind"] = chunk.kind
+    meta["status"] = chunk.status
     return meta
 
 

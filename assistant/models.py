@@ -24,10 +24,16 @@ class Chunk(_Frozen):
     end: int
     ordinal: int = 0  # position of the chunk in its document
     year: int | None = None
+    kind: str = "text"  # text | article | item | list | table_row | qa | metadata
+    page: int | None = None  # PDF page the chunk starts on
+    lead_in: str | None = None  # a list's lead-in, when this piece of the list does not hold it
+    status: str = "现行"  # the document's 有效性: 现行 | 已失效 | 已废止
 
     def index_text(self) -> str:
-        """What gets embedded and keyword-indexed: the heading path plus the text."""
-        return f"{self.section}\n{self.text}" if self.section else self.text
+        """What gets embedded and keyword-indexed: the heading path, a split list's lead-in,
+        and the text."""
+        head = [p for p in (self.section, self.lead_in) if p]
+        return "\n".join([*head, self.text])
 
 
 class Hit(_Frozen):
@@ -88,13 +94,27 @@ class Answer(_Frozen):
 
 
 class DocumentInfo(_Frozen):
-    """What ``GET /v1/documents`` and the UI list for each indexed file."""
+    """What ``GET /v1/documents`` and the UI list for each indexed file: its 公文 metadata as
+    the document states it (``None`` where it does not)."""
 
     doc_id: str
     title: str
     source: str
     chunks: int
-    issuer: str | None = None
-    date: str | None = None
-    index_no: str | None = None
-    doc_no: str | None = None
+    doc_no: str | None = None  # 文号
+    issuers: list[str] = Field(default_factory=list)  # 发文机关, one or more
+    date: str | None = None  # 成文日期 (ISO)
+    published: str | None = None  # 发布日期
+    effective_from: str | None = None  # 施行日期
+    effective_to: str | None = None  # 有效期至
+    status: str = "现行"  # 现行 | 已失效 | 已废止
+    superseded_by: str | None = None  # doc_id of the document that repealed it
+    interprets: str | None = None  # the policy a 解读 explains
+    index_no: str | None = None  # 索引号
+    places: list[str] = Field(default_factory=list)
+    year: int | None = None
+
+    @property
+    def issuer(self) -> str | None:
+        """The issuers as one string (older clients read ``issuer``)."""
+        return "、".join(self.issuers) or None

@@ -71,6 +71,10 @@ class Evidence:
 
 
 MAX_HISTORY_TURNS = 10
+_DOC_FIELDS = (
+    "doc_no", "issuers", "date", "published", "effective_from", "effective_to", "status",
+    "superseded_by", "interprets", "index_no", "places", "year",
+)
 
 
 def trim_history(history: list[dict] | None) -> list[dict]:
@@ -174,10 +178,7 @@ class Assistant:
                     title=rec.get("title", rel),
                     source=rel,
                     chunks=rec.get("chunks", 0),
-                    issuer=rec.get("issuer"),
-                    date=rec.get("date"),
-                    index_no=rec.get("index_no"),
-                    doc_no=rec.get("doc_no"),
+                    **{k: rec[k] for k in _DOC_FIELDS if rec.get(k) is not None},
                 )
             )
         return out

@@ -338,7 +338,7 @@ class TargetLedger:
         for doc in documents:
             text, meta = doc.page_content, doc.metadata
             self._texts.append(text)
-            named = f"{meta.get('issuer', '')} {meta.get('title', '')}"
+            named = f"{' '.join(meta.get('issuers') or [])} {meta.get('title', '')}"
             self.locality[meta["doc_id"]] = {p for p in places() if p in named} or {
                 p for p in places() if p in text
             }

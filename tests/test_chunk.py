@@ -106,7 +106,7 @@ def test_over_long_sentence_is_cut_on_token_boundaries_never_in_numbers():
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("第三条 申请创新券的企业应当具备下列条件。", "第三条 申请创新券的企业应当具备下列条件"),
+        ("第三条 申请创新券的企业应当具备下列条件。", "一、总则 › 第三条"),
         ("（二）加强科技金融服务,推动贷款。", "（二）加强科技金融服务…"),
     ],
     ids=["article", "sub-section"],

@@ -45,14 +45,21 @@ def test_seed_header_becomes_metadata_and_chrome_is_stripped():
     doc = load_file(SEED, SEED.parent)
     meta = doc.metadata
     assert meta["title"] == "2025年全市科技工作要点"
-    assert meta["issuer"] == "威海市科学技术局"
+    assert meta["issuers"] == ["威海市科学技术局"]
     assert meta["date"] == "2025-04-14"
     assert meta["index_no"] == "11371000004359096D/2025-01554"
-    assert "doc_no" not in meta  # the page's 文号 field is empty: nothing invented
+    assert meta["doc_no"] is None  # the page's 文号 field is empty: nothing invented
     assert meta["year"] == 2025
-    for chrome in ("当前位置", "点击次数", "时间:", "索引号", "公开方式", "政府信息公开"):
+    assert meta["places"] == ["威海市"]
+    for chrome in ("当前位置", "点击次数", "时间:", "公开方式", "政府信息公开", "有效性/截止日期"):
         assert chrome not in doc.page_content
-    assert doc.page_content.startswith("2025年是“十四五”规划收官之年")
+    # the header's 公文 fields stay quotable as one metadata block, then the policy text
+    first = doc.blocks[0]
+    assert first.kind == "metadata"
+    assert doc.page_content[first.start : first.end] == (
+        "索引号：11371000004359096D/2025-01554；发布单位：威海市科学技术局；成文日期：2025-04-14"
+    )
+    assert "2025年是“十四五”规划收官之年" in doc.page_content
     assert "23.加强科研诚信建设和科普工作" in doc.page_content
 
 

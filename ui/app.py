@@ -40,7 +40,7 @@ EXAMPLES_STAFF = [
     "技术经理人培训目标是多少？",
     "2025年威海要实施多少项“揭榜挂帅”技术攻关项目？",
 ]
-DOC_HEADERS = ["标题", "文件", "片段数", "发布日期", "发布机构", "doc_id"]
+DOC_HEADERS = ["标题", "文号", "发文机关", "成文日期", "有效性", "片段数", "文件"]
 
 # System fonts only: the default theme would load web fonts, and the UI must work offline.
 FONT = [
@@ -201,6 +201,15 @@ class ChatHandler:
 # -- the documents tab ---------------------------------------------------------------------------
 
 
+def _validity(doc, titles: dict[str, str]) -> str:
+    """有效性 as a reader needs it: a repealed document names what replaced it."""
+    if doc.superseded_by:
+        return f"已废止（已被《{titles.get(doc.superseded_by, doc.superseded_by)}》废止）"
+    if doc.status != "现行":
+        return doc.status + (f"（有效期至{doc.effective_to}）" if doc.effective_to else "")
+    return "现行" + (f"（有效期至{doc.effective_to}）" if doc.effective_to else "")
+
+
 class DocumentsHandler:
     def __init__(self, assistant: Assistant, settings: Settings):
         self.assistant = assistant
@@ -211,7 +220,12 @@ class DocumentsHandler:
             docs = self.assistant.documents()
         except AssistantError:
             docs = []
-        rows = [[d.title, d.source, d.chunks, d.date or "", d.issuer or "", d.doc_id] for d in docs]
+        titles = {d.doc_id: d.title for d in docs}
+        rows = [
+            [d.title, d.doc_no or "", d.issuer or "", d.date or "", _validity(d, titles), d.chunks,
+             d.source]
+            for d in docs
+        ]
         return rows, gr.Dropdown(choices=[(d.title, d.doc_id) for d in docs], value=None)
 
     def upload(self, key: str, path: str | None):

@@ -13,6 +13,8 @@ Kinds:
 - ``table_row``  one row of a table; ``headers`` are the column headers, ``cells`` the row's
                  cells, and the text reads "表头：单元格；表头：单元格".
 - ``qa``         a 问/答 pair, question and answer together.
+- ``metadata``   the 公文 fields the file states outside its body (a page's metadata box),
+                 rendered "文号：……；发布机构：……" so that they can be quoted.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Literal
 from langchain_core.documents import Document
 from pydantic import BaseModel, ConfigDict
 
-BlockKind = Literal["heading", "paragraph", "list_item", "table_row", "qa"]
+BlockKind = Literal["heading", "paragraph", "list_item", "table_row", "qa", "metadata"]
 
 
 class Block(BaseModel):

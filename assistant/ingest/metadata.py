@@ -159,8 +159,14 @@ def _title_like(line: str) -> bool:
 
 def extract(parsed: Parsed, fallback_title: str, today: dt.date | None = None) -> DocMeta:
     """Metadata of one document from its own fields and text (repeal targets unresolved)."""
-    fields, text = parsed.fields, parsed.text
+    from .plain import read_fields
+
+    text = parsed.text
     lines = [text[b.start : b.end] for b in parsed.blocks]
+    fields = dict(parsed.fields)
+    for line in lines[:20]:  # "发布单位：…　文号：…" lines at the top of the body
+        for label, value in (read_fields(line) or {}).items():
+            fields.setdefault(label, value)
     head, tail = lines[:20], lines[-8:]
     meta = DocMeta(title=title_of(parsed, fallback_title))
 

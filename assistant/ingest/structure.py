@@ -83,7 +83,7 @@ def refine(parsed: Parsed) -> Parsed:
             level = RANK.get(kind, None) if kind else None
             if level is None:
                 level = max((b.level or 1) - 1, 0)
-            out.add("heading", text, level=level, label=label or text[:40], **attrs)
+            out.add("heading", text, level=level, label=_short(text), **attrs)
             lead = list_kind = None
             i += 1
             continue
@@ -101,7 +101,12 @@ def refine(parsed: Parsed) -> Parsed:
             i = j
             continue
         kind, label = numbering(text)
-        if b.kind == "list_item" or (kind in ENUMERATIONS and lead is not None):
+        # an enumeration without a lead-in still shows itself: items ending in "；", and the
+        # items of the same numbering that follow them
+        in_list = kind in ENUMERATIONS and (
+            lead is not None or text.endswith(("；", ";")) or (list_kind == kind)
+        )
+        if b.kind == "list_item" or in_list:
             list_kind = list_kind or kind or "markup"
             depth = b.level or (1 if kind in (list_kind, None) else 2)
             out.add(
