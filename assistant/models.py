@@ -5,7 +5,7 @@ All are immutable; the shells (CLI, API, UI, WeChat) serialise them with ``model
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 
 class _Frozen(BaseModel):
@@ -114,7 +114,8 @@ class DocumentInfo(_Frozen):
     places: list[str] = Field(default_factory=list)
     year: int | None = None
 
+    @computed_field
     @property
     def issuer(self) -> str | None:
-        """The issuers as one string (older clients read ``issuer``)."""
+        """The issuers as one string (clients of the first release read ``issuer``)."""
         return "、".join(self.issuers) or None

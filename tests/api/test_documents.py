@@ -40,6 +40,9 @@ def test_lists_the_corpus_with_chunks_date_and_issuer(http):
     (doc,) = r.json()["documents"]
     assert doc["title"] == "2025年全市科技工作要点" and doc["chunks"] > 10
     assert doc["date"] == "2025-04-14" and doc["issuer"] == "威海市科学技术局"
+    assert doc["issuers"] == ["威海市科学技术局"] and doc["status"] == "现行"
+    for field in ("doc_no", "published", "effective_from", "effective_to", "superseded_by"):
+        assert doc[field] is None  # not stated by the document: nothing invented
 
 
 def test_upload_then_ask_then_delete_then_gone(private_http):

@@ -104,13 +104,13 @@ def test_documents_tab_uploads_and_deletes_only_with_the_admin_key(private_docs,
 
     status, rows, dropdown = docs.upload(ADMIN_KEY, str(upload))
     assert status.startswith("✅"), status
-    assert "科技特派员工作方案.txt" in [r[5] for r in rows]
+    assert "科技特派员工作方案.txt" in [r[6] for r in rows]
     assert ("科技特派员工作方案", "科技特派员工作方案.txt") in dropdown.choices
 
     status, rows, _ = docs.delete("wrong", "科技特派员工作方案.txt")
     assert status.startswith("❌") and len(rows) == 2
     status, rows, _ = docs.delete(ADMIN_KEY, "科技特派员工作方案.txt")
-    assert status.startswith("✅") and [r[5] for r in rows] == ["2025年全市科技工作要点.txt"]
+    assert status.startswith("✅") and [r[6] for r in rows] == ["2025年全市科技工作要点.txt"]
     assert sorted(p.name for p in corpus.iterdir()) == before
 
 
@@ -120,3 +120,28 @@ def test_documents_tab_reports_a_bad_file(private_docs, tmp_path):
     bad.write_bytes(b"\xd0\xcf\x11\xe0")
     status, rows, _ = docs.upload(ADMIN_KEY, str(bad))
     assert "不支持的文件类型 .xls" in status and len(rows) == 1
+
+
+def test_documents_tab_marks_a_repealed_version_with_its_successor(tmp_path):
+    from assistant.service import Assistant
+    from ui.app import DocumentsHandler
+
+    data = Path(__file__).resolve().parents[1] / "data" / "devcorpus"
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("东港市科技创新券管理办法.txt", "东港市科技创新券管理暂行办法（2021）.txt"):
+        (corpus / name).write_bytes((data / name).read_bytes())
+    settings = make_settings(tmp_path)
+    assistant = Assistant(settings)
+    assistant.build_index()
+    rows, _ = DocumentsHandler(assistant, settings).table()
+    by_file = {r[6]: r for r in rows}
+    old = by_file["东港市科技创新券管理暂行办法（2021）.txt"]
+    new = by_file["东港市科技创新券管理办法.txt"]
+    assert old[1] == "东科发〔2021〕8号"
+    assert old[4].startswith("已废止") and "已被《东港市科技创新券管理办法》废止" in old[4]
+    assert new[4].startswith("现行") and new[2] == "东港市科学技术局、东港市财政局"
+    listed = {d.doc_id: d for d in assistant.documents()}
+    assert listed["东港市科技创新券管理暂行办法（2021）.txt"].superseded_by == (
+        "东港市科技创新券管理办法.txt"
+    )
