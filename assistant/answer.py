@@ -113,12 +113,52 @@ def _close_term(term: str, vocab_by_length: dict[int, list[str]]) -> str | None:
     return matches[0] if matches else None
 
 
+UNIT_BONUS = 0.15  # a whole unit (list, table row, 答) that is the kind of answer asked for
+_LIST_KINDS = {"conditions", "materials", "names"}
+
+
+def _answer_span(chunk) -> tuple[int, int] | None:
+    """The part of a unit that answers: a 问/答 pair's 答, a table row or metadata block whole,
+    a list with its lead-in whole; None for running text."""
+    if chunk.kind == "qa":
+        at = chunk.text.find("答：")
+        return (at, len(chunk.text)) if at != -1 else None
+    if chunk.kind in ("table_row", "metadata"):
+        return (0, len(chunk.text))
+    if chunk.kind in ("list", "article") and "\n" in chunk.text:
+        return (0, len(chunk.text))
+    return None
+
+
+def _wants_unit(query: Query, chunk) -> bool:
+    if chunk.kind in ("qa", "table_row", "metadata"):
+        return True
+    return query.listing or bool(_LIST_KINDS & set(query.kinds))
+
+
 def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[Candidate]:
     q_bigrams = _bigrams(query.text)
     out = []
     for rank, scored in enumerate(hits):
         chunk = scored.chunk
+        span = _answer_span(chunk)
+        if span is not None and _wants_unit(query, chunk):
+            s, e = span
+            unit = chunk.text[s:e]
+            cov = weights.coverage(f"{chunk.section} {chunk.lead_in or ''} {chunk.text}")
+            score = cov + UNIT_BONUS + weights.context_bonus(unit)
+            if q_bigrams:
+                score += 0.15 * len(q_bigrams & _bigrams(chunk.text)) / len(q_bigrams)
+            if query.quantity and NUMBER_RE.search(unit):
+                score += 0.25
+            score += 0.05 * scored.hit.score - 0.01 * rank
+            out.append(Candidate(scored, s, e, unit, cov, score))
+        if chunk.kind in ("table_row", "metadata"):
+            continue
+        lo = span[0] if span is not None and chunk.kind == "qa" else 0
         for s, e in sentences(chunk.text):
+            if s < lo:
+                continue
             sent = chunk.text[s:e]
             heading = bool(_HEADING_ONLY.match(sent)) and len(sent) < 32
             if heading and not query.asks_title:
@@ -127,7 +167,8 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
             # heading "鲁科贷", the heading's words count as covered (for the gate), while the
             # ranking still prefers sentences that say the words themselves
             own = weights.coverage(sent)
-            cov = weights.coverage(f"{chunk.section} {sent}")
+            context = chunk.text[:lo] if lo else (chunk.lead_in or "")
+            cov = weights.coverage(f"{chunk.section} {context} {sent}")
             score = 0.6 * own + 0.4 * cov + weights.context_bonus(sent)
             if q_bigrams:
                 score += 0.15 * len(q_bigrams & _bigrams(sent)) / len(q_bigrams)
@@ -178,7 +219,7 @@ def abstention(
     if related:
         text += "\n相关内容（仅供参考）："
         for c in related:
-            snippet = c.text if len(c.text) <= 60 else c.text[:60] + "…"
+            snippet = c.text if len(c.text) <= 120 else c.text[:120] + "…"
             text += f"\n· 《{c.title}》{c.section}：{snippet}"
     return Answer(question=query.original, answer=text, abstained=True, related=related)
 
@@ -186,16 +227,6 @@ def abstention(
 def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> Answer:
     if not hits:
         return abstention(query, hits)
-    corpus_text = reader.full_text
-    outside = tuple(p for p in query.places if p not in corpus_text)
-    if outside:
-        return abstention(
-            query, hits, f"现有文件只涉及{_corpus_places(corpus_text)}的政策。", outside
-        )
-    other_years = [y for y in query.years if y not in reader.years and str(y) not in corpus_text]
-    if other_years:
-        have = "、".join(str(y) for y in sorted(reader.years)) or "其他"
-        return abstention(query, hits, f"现有文件是{have}年的，没有{other_years[0]}年的内容。")
     if not query.terms:
         return abstention(query, hits)
     weights = TermWeights(reader, query)
@@ -213,7 +244,9 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
         if cand.score < SECOND_SENTENCE * best.score or cand.coverage < MIN_COVERAGE:
             continue
         if any(
-            c.scored.chunk.chunk_id == cand.scored.chunk.chunk_id and c.start == cand.start
+            c.scored.chunk.chunk_id == cand.scored.chunk.chunk_id
+            and c.start < cand.end
+            and cand.start < c.end
             for c in chosen
         ):
             continue

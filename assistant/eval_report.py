@@ -118,8 +118,8 @@ def _set_title(s: SetRun) -> str:
     m = s.meta
     counts = m["split_cases"]
     return (
-        f"评测集 {s.name}（{m['cases']} 条：开发集 {counts['dev']} / 保留集 {counts['holdout']}；"
-        f"{gate_label(s)}；用时 {m['seconds']} 秒）"
+        f"== 评测集 {s.name}：{m['cases']} 条（开发集 {counts['dev']} / 保留集 "
+        f"{counts['holdout']}），{gate_label(s)}，用时 {m['seconds']} 秒 =="
     )
 
 
@@ -157,7 +157,8 @@ def summary(run: EvalRun) -> list:
     for s in run.sets:
         base = _has_base(s)
         pair = "（本产品 / 基线）" if base else "（本产品）"
-        table = Table(box=box.SIMPLE, title=_set_title(s), title_justify="left")
+        out.append(_set_title(s))
+        table = Table(box=box.SIMPLE)
         table.add_column("指标" + pair)
         for split, r in s.splits.items():
             table.add_column(f"{SPLIT_LABELS[split]}（{r.ours.overall.cases}）", justify="right")
@@ -171,7 +172,8 @@ def summary(run: EvalRun) -> list:
             )
         out.append(table)
         whole = s.whole
-        cats = Table(box=box.SIMPLE, title=f"{s.name} · 分类别答对率{pair}", title_justify="left")
+        out.append(f"{s.name} · 分类别答对率{pair}")
+        cats = Table(box=box.SIMPLE)
         cats.add_column("类别")
         cats.add_column("条数", justify="right")
         for split in s.splits:

@@ -7,7 +7,6 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 
 from .text import STOPWORDS, search_tokens
 
@@ -80,7 +79,8 @@ _LIST = re.compile(r"哪些|哪几|有什么|包括|包含|都有|列举|分别"
 _FOLLOW_START = re.compile(r"^(那|那么|那个|这个|这|它|其|还有|另外|此外|以及|and|what about)")
 _DEICTIC = {"这个", "那个", "这", "那", "它", "其", "该", "此", "这项", "那项", "这些", "那些"}
 _INTENT_WORDS = re.compile(
-    r"多少钱|多少|几个|几家|几项|几|哪些|哪几|哪里|哪儿|在哪|哪|有什么|什么|怎么样|怎么|如何|是否|吗|呢|目标|指标|要求"
+    r"多少钱|多少|几个|几家|几项|几|哪些|哪几|哪里|哪儿|在哪|哪天|哪|有什么|什么时候|时候|什么|怎么样|怎么办|怎么|如何|是否"
+    r"|吗|呢|目标|指标|要求|多久|多长时间|多长|能不能|可不可以|可以吗|还能|分别"
     r"|条件|金额|额度|利率|截止|材料|电话|干啥|干什么|是啥|啥|咋|咋弄|咋办|有没有|木有|没有"
 )
 _TITLE = re.compile(r"标题|题目|条目名称|叫什么|名称是")
@@ -89,7 +89,6 @@ _YEAR = re.compile(r"(20\d{2})\s*年")
 # one with a question mark or a question word.
 _CLAUSE = re.compile(r"[^。！？!?\n：:]+[。！？!?：:]*")
 _ASKING = re.compile(r"[？?]|多少|几|哪|什么|吗|呢|如何|怎么|是否|啥|咋")
-_PLACE_FILE = Path(__file__).with_name("places.txt")
 
 
 @lru_cache(maxsize=1)
@@ -111,13 +110,11 @@ def normalise(question: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-@lru_cache(maxsize=1)
 def places() -> frozenset[str]:
-    names = []
-    for line in _PLACE_FILE.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            names.extend(line.split())
-    return frozenset(names)
+    """Place names: the national list of administrative divisions (see answering.places)."""
+    from .answering.places import national_places
+
+    return national_places()
 
 
 def has_searchable_content(question: str) -> bool:

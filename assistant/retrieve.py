@@ -102,6 +102,12 @@ class IndexReader:
         self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         self.max_idf = math.log(1 + (n + 0.5) / 0.5)
         self.full_text = "\n".join(c.text for c in self.chunks)
+        from .answering.scope import CorpusScope
+
+        self.scope = CorpusScope.from_manifest(manifest)
+        self.doc_chunks: dict[str, list[Chunk]] = {}
+        for c in self.chunks:
+            self.doc_chunks.setdefault(c.doc_id, []).append(c)
         self.years = {c.year for c in self.chunks if c.year}
         self.vocab_by_length: dict[int, list[str]] = {}
         for term in df:  # for typo matching, which compares words of equal length

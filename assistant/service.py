@@ -9,7 +9,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
 
-from .answer import abstention, extractive_answer
+from .answer import abstention
+from .answering.compose import compose, scoped_filters, strip_titles
+from .answering.fields import asked_fields
+from .answering.question import understand
 from .config import MAX_QUESTION_CHARS, Settings, get_settings
 from .errors import (
     SUPPORTED_SUFFIXES,
@@ -22,7 +25,15 @@ from .generate import Generator, get_generator
 from .index import BuildSummary, IndexBuilder, ProgressFn, read_manifest
 from .load import RESERVED_NAMES, doc_id_for, load_bytes
 from .models import Answer, DocumentInfo, Hit
-from .query import Query, analyse, condense_with_context, content_text, has_searchable_content
+from .query import (
+    Query,
+    analyse,
+    condense_with_context,
+    content_terms,
+    content_text,
+    has_searchable_content,
+    normalise,
+)
 from .retrieve import Filters, Retriever, Scored
 from .targets import LedgerCache, Target
 
@@ -242,16 +253,26 @@ class Assistant:
         if self.generator is not None and history:
             standalone = self.generator.condense(question, history)  # rules on any failure
         reader = self.retriever.reader
-        query = analyse(standalone, reader.corrector, context, reader.vocabulary)
-        if not has_searchable_content(question) or not query.terms:
+        asked = understand(normalise(standalone))
+        scope = reader.scope.resolve(asked.ask, reader.full_text)
+        ask = strip_titles(asked.ask, scope, reader)
+        preamble = tuple(content_terms(asked.context)) if asked.context else ()
+        query = analyse(ask, reader.corrector, (*context, *preamble), reader.vocabulary)
+        query = replace(query, original=question)
+        if not has_searchable_content(question) or not (query.terms or scope.named):
             why = "请用文字描述想了解的政策，例如“鲁科贷今年的目标是多少？”"
             return Evidence(question, query, [], abstention(query, [], why), t0, t0)
+        if scope.out_of_scope:
+            outside = scope.outside_places
+            return Evidence(question, query, [], abstention(query, [], scope.why, outside), t0, t0)
+        filters = scoped_filters(filters, scope)
         # A question asking for a target is answered from the ledger row, when one matches.
-        from_ledger = self.ledger.get().answer(query, filters)
-        if from_ledger is not None:
-            return Evidence(question, query, [], from_ledger, t0, t0)
-        hits = self.retriever.retrieve_scored(
-            query.text, self.settings.top_k, filters, extra_terms=" ".join(query.context)
-        )
+        if len(asked.parts) == 1 and not asked_fields(asked.ask):
+            from_ledger = self.ledger.get().answer(query, filters)
+            if from_ledger is not None:
+                return Evidence(question, query, [], from_ledger, t0, t0)
+        extra = " ".join((*query.context,))
+        hits = self.retriever.retrieve_scored(query.text, self.settings.top_k, filters, extra)
         t1 = time.perf_counter()
-        return Evidence(question, query, hits, extractive_answer(query, hits, reader), t0, t1)
+        answer = compose(asked, query, scope, hits, reader)
+        return Evidence(question, query, hits, answer, t0, t1)

@@ -1,0 +1,157 @@
+"""One question → one answer: scope, metadata fields, the targets ledger, retrieval, then each
+part of the question answered from its best unit (or said to be missing), in one Answer."""
+
+from __future__ import annotations
+
+import re
+
+from ..answer import abstention, extractive_answer
+from ..models import Answer, Citation
+from ..query import _INTENT_WORDS, Query, analyse
+from ..retrieve import Filters, IndexReader, Scored
+from .fields import asked_fields, label, locate
+from .question import Asked
+from .scope import Scope
+
+
+def scoped_filters(filters: Filters | None, scope: Scope) -> Filters:
+    filters = filters or Filters()
+    if not scope.doc_ids:
+        return filters
+    ids = scope.doc_ids
+    if filters.doc_ids:
+        ids = tuple(d for d in filters.doc_ids if d in scope.doc_ids) or filters.doc_ids
+    return Filters(doc_ids=ids, year=filters.year)
+
+
+def strip_titles(text: str, scope: Scope, reader: IndexReader) -> str:
+    """The question without the titles of the documents it names (they scope, they are not
+    topic words that a clause must contain)."""
+    for doc_id in scope.named:
+        title = reader.scope.docs[doc_id].title
+        text = re.sub(rf"《?{re.escape(title)}》?", " ", text)
+        text = re.sub(r"《[^》]*》", " ", text) if title in text else text
+    return re.sub(r"\s+", " ", text).strip() or text
+
+
+def part_query(part: str, previous: str | None, query: Query, reader: IndexReader) -> Query:
+    """A part that asks nothing of its own ("生活补贴呢？") borrows the previous part's intent."""
+    own = [w for w in _INTENT_WORDS.findall(part) if w not in ("呢", "吗")]
+    if not own and previous:
+        part = f"{part.rstrip('？?呢 ')} {' '.join(_INTENT_WORDS.findall(previous))}"
+    others = tuple(t for t in query.terms if t not in part)
+    return analyse(part, reader.corrector, (*query.context, *others), reader.vocabulary)
+
+
+def field_answer(
+    fields: list[str], doc_id: str | None, reader: IndexReader, first_id: int
+) -> tuple[list[str], list[Citation]]:
+    lines: list[str] = []
+    cites: list[Citation] = []
+    info = reader.scope.docs.get(doc_id) if doc_id else None
+    if info is None:
+        return [f"{label(f)}：文件中没有写明。" for f in fields], []
+    meta = info.meta
+    for f in fields:
+        value = meta.get(f)
+        if f == "status":
+            value = meta.get("status") or "现行"
+        loc = locate(f, meta, reader.doc_chunks.get(doc_id, []))
+        if f == "status" and meta.get("superseded_by"):
+            new = reader.scope.docs.get(meta["superseded_by"])
+            if new is not None:
+                loc = locate("status", {"status": "已废止"}, reader.doc_chunks.get(new.doc_id, []))
+                value = f"已废止（已被《{new.title}》废止）"
+        if not value or loc is None:
+            lines.append(f"《{info.title}》的{label(f)}：文件中没有写明。")
+            continue
+        chunk = loc.chunk
+        n = first_id + len(cites)
+        cites.append(
+            Citation(
+                id=n,
+                doc_id=chunk.doc_id,
+                title=chunk.title,
+                section=chunk.section,
+                text=chunk.text[loc.start : loc.end],
+                score=1.0,
+                start=chunk.start + loc.start,
+                end=chunk.start + loc.end,
+            )
+        )
+        shown = "、".join(value) if isinstance(value, list) else str(value)
+        lines.append(f"《{info.title}》的{label(f)}：{shown}。原文：{cites[-1].text} [{n}]")
+    return lines, cites
+
+
+def _renumber(answer: Answer, first_id: int) -> tuple[str, list[Citation]]:
+    text = answer.answer
+    cites = []
+    for offset, c in enumerate(answer.citations):
+        n = first_id + offset
+        text = text.replace(f"[{c.id}]", f"[#{n}]")
+        cites.append(c.model_copy(update={"id": n}))
+    return text.replace("[#", "["), cites
+
+
+def compose(
+    asked: Asked, query: Query, scope: Scope, hits: list[Scored], reader: IndexReader
+) -> Answer:
+    parts = asked.parts if len(asked.parts) > 1 else (asked.ask,)
+    lines: list[str] = []
+    citations: list[Citation] = []
+    answered = False
+    previous = None
+    doc_for_fields = scope.named[0] if scope.named else (hits[0].chunk.doc_id if hits else None)
+    single: Answer | None = None
+    for part in parts:
+        fields = asked_fields(part)
+        if fields:
+            got, cites = field_answer(fields, doc_for_fields, reader, len(citations) + 1)
+            lines += got
+            citations += cites
+            answered = answered or bool(cites)
+            previous = part
+            continue
+        q = query if len(parts) == 1 else part_query(part, previous, query, reader)
+        previous = part
+        ans = extractive_answer(q, hits, reader)
+        if len(parts) == 1:
+            single = ans
+            break
+        if ans.abstained:
+            lines.append(f"（{part.strip()}）文件中没有写明。")
+            continue
+        text, cites = _renumber(ans, len(citations) + 1)
+        # a later part must not repeat a quote an earlier part gave
+        if any(c.start == d.start and c.doc_id == d.doc_id for c in cites for d in citations):
+            kept = [c for c in cites if not any(c.start == d.start and c.doc_id == d.doc_id
+                                                for d in citations)]
+            if not kept:
+                continue
+        lines.append(text)
+        citations += cites
+        answered = True
+    if single is not None:
+        return _with_repeal_note(single, reader)
+    if not answered:
+        return abstention(query, hits)
+    answer = Answer(
+        question=query.original, answer="\n".join(lines), abstained=False, citations=citations
+    )
+    return _with_repeal_note(answer, reader)
+
+
+def _with_repeal_note(answer: Answer, reader: IndexReader) -> Answer:
+    """An answer quoting a repealed document says so, and names what replaced it."""
+    if answer.abstained:
+        return answer
+    notes = []
+    for doc_id in dict.fromkeys(c.doc_id for c in answer.citations):
+        info = reader.scope.docs.get(doc_id)
+        if info and info.superseded_by and info.superseded_by in reader.scope.docs:
+            new = reader.scope.docs[info.superseded_by]
+            notes.append(f"注意：《{info.title}》已被《{new.title}》废止，以上为旧版规定。")
+    if not notes or all(n in answer.answer for n in notes):
+        return answer
+    return answer.model_copy(update={"answer": answer.answer + "\n" + "\n".join(notes)})

@@ -1,0 +1,153 @@
+"""Which documents may answer a question, from what the corpus itself is about.
+
+The places, years and titles a question names are matched against the indexed documents'
+metadata (their places, years, titles, status), so a new city's documents work without editing
+a word list. A question about a place or year that no document covers is out of scope (the
+answer says which ones the corpus has). A superseded document answers only when the question
+asks about it by name or year; otherwise the documents in force do.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .places import question_places, same_place
+
+_YEAR = re.compile(r"((?:19|20)\d{2})\s*(?:年|年度)")
+# words that ask about an earlier version of a policy
+_OLD_VERSION = re.compile(r"暂行|旧版|老版|原来的|原先的|以前的|之前的|废止前|修订前|当时")
+
+
+@dataclass(frozen=True)
+class DocInfo:
+    doc_id: str
+    title: str
+    year: int | None
+    places: tuple[str, ...]
+    status: str
+    superseded_by: str | None
+    meta: dict
+
+
+@dataclass
+class Scope:
+    doc_ids: tuple[str, ...] = ()  # empty: every document
+    outside_places: tuple[str, ...] = ()
+    missing_years: tuple[int, ...] = ()
+    named: tuple[str, ...] = ()  # documents the question names by title
+    note: str | None = None
+    why: str | None = None  # why the question is out of scope
+    stripped: str = ""  # the question without the titles it names
+
+    @property
+    def out_of_scope(self) -> bool:
+        return bool(self.why)
+
+
+@dataclass
+class CorpusScope:
+    docs: dict[str, DocInfo] = field(default_factory=dict)
+
+    @classmethod
+    def from_manifest(cls, manifest: dict) -> CorpusScope:
+        docs = {}
+        for rel, rec in (manifest.get("files") or {}).items():
+            if rec.get("error") or not rec.get("doc_id"):
+                continue
+            docs[rec["doc_id"]] = DocInfo(
+                doc_id=rec["doc_id"],
+                title=rec.get("title") or rel,
+                year=rec.get("year"),
+                places=tuple(rec.get("places") or ()),
+                status=rec.get("status") or "现行",
+                superseded_by=rec.get("superseded_by"),
+                meta=rec,
+            )
+        return cls(docs)
+
+    @property
+    def places(self) -> set[str]:
+        return {p for d in self.docs.values() for p in d.places}
+
+    @property
+    def years(self) -> set[int]:
+        return {d.year for d in self.docs.values() if d.year}
+
+    def named_docs(self, text: str) -> list[DocInfo]:
+        """Documents the question names: 《title》, or the title (or it without its place and
+        year) written out."""
+        out = []
+        quoted = re.findall(r"《([^》]+)》", text)
+        for d in self.docs.values():
+            core = _core_title(d.title)
+            if d.title in text or any(q in d.title or d.title in q for q in quoted) or (
+                len(core) >= 6 and core in text
+            ):
+                out.append(d)
+        return out
+
+    def resolve(self, text: str, full_text: str) -> Scope:
+        scope = Scope(stripped=text)
+        if not self.docs:
+            return scope
+        named = self.named_docs(text)
+        scope.named = tuple(d.doc_id for d in named)
+        candidates = list(named) or list(self.docs.values())
+
+        corpus_places = self.places
+        asked = [p for p in question_places(text, corpus_places)]
+        outside = [p for p in asked if not any(same_place(p, c) for c in corpus_places)]
+        outside = [p for p in outside if p not in full_text]
+        if outside:
+            have = "、".join(sorted(corpus_places)) or "已收录地区"
+            scope.outside_places = tuple(outside)
+            scope.why = f"现有文件只涉及{have}的政策。"
+            return scope
+        inside = [p for p in asked if any(same_place(p, c) for c in corpus_places)]
+        if inside:
+            candidates = [
+                d for d in candidates if any(same_place(p, q) for p in inside for q in d.places)
+            ] or candidates
+
+        years = [int(y) for y in _YEAR.findall(text)]
+        doc_years = {d.year for d in candidates if d.year}
+        if years:
+            match = [d for d in candidates if d.year in years]
+            missing = [y for y in years if y not in doc_years and str(y) not in full_text]
+            if missing and not match:
+                have = "、".join(str(y) for y in sorted(self.years)) or "其他"
+                scope.missing_years = tuple(missing)
+                scope.why = f"现有文件是{have}年的，没有{missing[0]}年的内容。"
+                return scope
+            # a dated plan (工作要点 of 2024 and 2025) answers for its own year
+            if match and _dated_series(candidates, match):
+                candidates = match
+
+        asks_old = bool(_OLD_VERSION.search(text)) or any(
+            d.status != "现行" and d.year in years for d in candidates
+        )
+        named_old = [d for d in named if d.status != "现行"]
+        if not named_old and not asks_old:
+            current = [d for d in candidates if not d.superseded_by]
+            candidates = current or candidates
+        elif named_old and not asks_old and all(d.superseded_by for d in named_old):
+            # "《暂行办法》现在还有效吗？" — both the old one and what replaced it may answer
+            candidates = [*candidates, *(self.docs[d.superseded_by] for d in named_old
+                                         if d.superseded_by in self.docs)]
+        if len(candidates) < len(self.docs):
+            scope.doc_ids = tuple(dict.fromkeys(d.doc_id for d in candidates))
+        return scope
+
+
+def _core_title(title: str) -> str:
+    """A title without its place and year: "东港市2025年科技工作要点" → "科技工作要点"."""
+    t = re.sub(r"^《|》$", "", title)
+    t = re.sub(r"(?:19|20)\d{2}\s*年度?", "", t)
+    return re.sub(r"^[\u4e00-\u9fff]{2,4}?[省市县区]", "", t)
+
+
+def _dated_series(candidates: list[DocInfo], match: list[DocInfo]) -> bool:
+    """Do the year-matching documents stand for their year among same-kind documents?"""
+    cores = {_core_title(d.title) for d in match}
+    return any(_core_title(d.title) in cores for d in candidates if d not in match) or bool(match)
