@@ -120,9 +120,9 @@ _LIST_KINDS = {"conditions", "materials", "names"}
 def _answer_span(chunk) -> tuple[int, int] | None:
     """The part of a unit that answers: a 问/答 pair's 答, a table row or metadata block whole,
     a list with its lead-in whole; None for running text."""
-    if chunk.kind == "qa":
+    if chunk.kind == "qa":  # 问：…答：… → the 答; under a question heading → the whole text
         at = chunk.text.find("答：")
-        return (at, len(chunk.text)) if at != -1 else None
+        return (at if at != -1 else 0, len(chunk.text))
     if chunk.kind in ("table_row", "metadata"):
         return (0, len(chunk.text))
     if chunk.kind in ("list", "article") and "\n" in chunk.text:
@@ -145,7 +145,9 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
         if span is not None and _wants_unit(query, chunk):
             s, e = span
             unit = chunk.text[s:e]
-            cov = weights.coverage(f"{chunk.section} {chunk.lead_in or ''} {chunk.text}")
+            cov = weights.coverage(
+                f"{chunk.title} {chunk.section} {chunk.lead_in or ''} {chunk.text}"
+            )
             score = cov + UNIT_BONUS + weights.context_bonus(unit)
             if q_bigrams:
                 score += 0.15 * len(q_bigrams & _bigrams(chunk.text)) / len(q_bigrams)
@@ -168,7 +170,7 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
             # ranking still prefers sentences that say the words themselves
             own = weights.coverage(sent)
             context = chunk.text[:lo] if lo else (chunk.lead_in or "")
-            cov = weights.coverage(f"{chunk.section} {context} {sent}")
+            cov = weights.coverage(f"{chunk.title} {chunk.section} {context} {sent}")
             score = 0.6 * own + 0.4 * cov + weights.context_bonus(sent)
             if q_bigrams:
                 score += 0.15 * len(q_bigrams & _bigrams(sent)) / len(q_bigrams)

@@ -21,7 +21,7 @@ from .ingest.blocks import Block
 from .models import Chunk
 from .text import sentences, token_boundaries
 
-CHUNKER_VERSION = "blocks-v1"
+CHUNKER_VERSION = "blocks-v2"
 MAX_CHARS = 320
 SEP = " › "
 _LEAD_IN_END = ("：", ":")
@@ -100,6 +100,7 @@ def units(doc: Document, max_chars: int = MAX_CHARS) -> list[_Unit]:
     path: list[tuple[int, str]] = []
     out: list[_Unit] = []
     open_unit = True  # False right after a heading: the next block starts a new unit
+    asking_heading = False  # the last heading is a question ("### 4. 能否合并申报？")
 
     def section() -> str:
         return SEP.join(label for _, label in path)
@@ -116,6 +117,7 @@ def units(doc: Document, max_chars: int = MAX_CHARS) -> list[_Unit]:
             if not _is_title(body, title):
                 set_path(b.level if b.level is not None else 9, b.label or body[:40])
                 open_unit = False
+                asking_heading = body.rstrip().endswith(("？", "?"))
             continue
         open_unit = True
         if b.kind == "paragraph" and b.level is None and body == title:
@@ -147,7 +149,9 @@ def units(doc: Document, max_chars: int = MAX_CHARS) -> list[_Unit]:
             ):
                 cur.blocks.append(b)
             else:
-                out.append(_Unit("text", section(), [b]))
+                # the paragraph under a heading that asks ("### 4. 能否合并申报？") answers it
+                out.append(_Unit("qa" if asking_heading else "text", section(), [b]))
+        asking_heading = False
     return out
 
 

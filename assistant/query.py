@@ -15,9 +15,7 @@ FACT_KINDS: dict[str, tuple[re.Pattern, re.Pattern, str]] = {
     # kind: (asked-for pattern in the question, required pattern in the evidence, label)
     "rate": (
         re.compile(r"利率|利息|年化|费率|税率|贴息比例|扣除比例|比例是|百分之几"),
-        re.compile(
-            r"(利率|利息|费率|税率|比例)[^。；]*\d+(\.\d+)?\s*%|\d+(\.\d+)?\s*%[^。；]*(利率|利息|费率|税率)"
-        ),
+        re.compile(r"\d+(\.\d+)?\s*%|百分之[一二三四五六七八九十百]+|个百分点|基点"),
         "利率或比例",
     ),
     "money": (

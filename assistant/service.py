@@ -29,7 +29,6 @@ from .query import (
     Query,
     analyse,
     condense_with_context,
-    content_terms,
     content_text,
     has_searchable_content,
     normalise,
@@ -82,6 +81,7 @@ class Evidence:
 
 
 MAX_HISTORY_TURNS = 10
+ANSWER_CANDIDATES = 8
 _DOC_FIELDS = (
     "doc_no", "issuers", "date", "published", "effective_from", "effective_to", "status",
     "superseded_by", "interprets", "index_no", "places", "year",
@@ -256,15 +256,16 @@ class Assistant:
         asked = understand(normalise(standalone))
         scope = reader.scope.resolve(asked.ask, reader.full_text)
         ask = strip_titles(asked.ask, scope, reader)
-        preamble = tuple(content_terms(asked.context)) if asked.context else ()
-        query = analyse(ask, reader.corrector, (*context, *preamble), reader.vocabulary)
+        query = analyse(ask, reader.corrector, context, reader.vocabulary)
         query = replace(query, original=question)
         if not has_searchable_content(question) or not (query.terms or scope.named):
             why = "请用文字描述想了解的政策，例如“鲁科贷今年的目标是多少？”"
             return Evidence(question, query, [], abstention(query, [], why), t0, t0)
-        if scope.out_of_scope:
-            outside = scope.outside_places
-            return Evidence(question, query, [], abstention(query, [], scope.why, outside), t0, t0)
+        if scope.out_of_scope:  # the closest passages are still shown, as 相关内容
+            extra = " ".join(query.context)
+            near = self.retriever.retrieve_scored(query.text, 3, filters, extra)
+            why, outside = scope.why, scope.outside_places
+            return Evidence(question, query, near, abstention(query, near, why, outside), t0, t0)
         filters = scoped_filters(filters, scope)
         # A question asking for a target is answered from the ledger row, when one matches.
         if len(asked.parts) == 1 and not asked_fields(asked.ask):
@@ -272,7 +273,10 @@ class Assistant:
             if from_ledger is not None:
                 return Evidence(question, query, [], from_ledger, t0, t0)
         extra = " ".join((*query.context,))
-        hits = self.retriever.retrieve_scored(query.text, self.settings.top_k, filters, extra)
+        # the answerer weighs more candidates than a search shows: the unit that answers is
+        # often not the chunk that ranks first
+        k = max(self.settings.top_k, ANSWER_CANDIDATES)
+        hits = self.retriever.retrieve_scored(query.text, k, filters, extra)
         t1 = time.perf_counter()
         answer = compose(asked, query, scope, hits, reader)
         return Evidence(question, query, hits, answer, t0, t1)

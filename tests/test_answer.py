@@ -3,6 +3,8 @@ and an honest abstention when the documents do not say."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import SEED
@@ -74,7 +76,8 @@ def test_answers_with_the_right_clause(assistant, seed_text, question, facts, it
     assert first.section.split(" › ")[-1].startswith(item), first.section
     # the quote is verbatim, and its offsets point at it in the loaded document
     assert seed_text[first.start : first.end] == first.text
-    assert first.text in answer.answer or first.text[first.text.find("。") + 1 :] in answer.answer
+    # the quote itself is in the answer (an item's leading "13." may be dropped)
+    assert re.sub(r"^\d{1,3}[.．、]", "", first.text) in answer.answer, (first.text, answer.answer)
     assert "[1]" in answer.answer
     assert answer.mode in ("extractive", "targets")
 

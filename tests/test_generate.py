@@ -224,6 +224,12 @@ def evidence(assistant: Assistant, question: str):
     return query.text, hits, extractive_answer(query, hits, reader)
 
 
+def service_evidence(assistant: Assistant, question: str):
+    """The same, through the service (scope checks included)."""
+    ev = assistant.evidence(question)
+    return ev.query.text, ev.hits, ev.extractive
+
+
 @pytest.fixture(scope="module")
 def lukedai(assistant):
     query_text, hits, extractive = evidence(assistant, LUKEDAI)
@@ -342,7 +348,7 @@ def test_abstention_with_an_invented_number_falls_back(llm, generator, lukedai):
 
 @pytest.mark.parametrize("how", ["answer", "stream"])
 def test_no_evidence_means_the_model_is_not_called(llm, generator, assistant, how):
-    query_text, hits, extractive = evidence(assistant, "上海的人才政策是什么？")
+    query_text, hits, extractive = service_evidence(assistant, "上海的人才政策是什么？")
     assert extractive.abstained and hits
     if how == "answer":
         answer = generator.answer(query_text, hits, extractive)

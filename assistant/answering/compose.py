@@ -84,6 +84,21 @@ def field_answer(
     return lines, cites
 
 
+def _doc_for_fields(
+    fields: list[str], scope: Scope, hits: list[Scored], reader: IndexReader
+) -> str | None:
+    """The document a metadata question is about: the one it names, else the best-retrieved
+    document that states the asked field at all."""
+    if scope.named:
+        return scope.named[0]
+    ranked = list(dict.fromkeys(h.chunk.doc_id for h in hits))
+    for doc_id in ranked:
+        meta = reader.scope.docs[doc_id].meta if doc_id in reader.scope.docs else {}
+        if any(meta.get(f) for f in fields if f != "status"):
+            return doc_id
+    return ranked[0] if ranked else None
+
+
 def _renumber(answer: Answer, first_id: int) -> tuple[str, list[Citation]]:
     text = answer.answer
     cites = []
@@ -102,12 +117,12 @@ def compose(
     citations: list[Citation] = []
     answered = False
     previous = None
-    doc_for_fields = scope.named[0] if scope.named else (hits[0].chunk.doc_id if hits else None)
     single: Answer | None = None
     for part in parts:
         fields = asked_fields(part)
         if fields:
-            got, cites = field_answer(fields, doc_for_fields, reader, len(citations) + 1)
+            doc_id = _doc_for_fields(fields, scope, hits, reader)
+            got, cites = field_answer(fields, doc_id, reader, len(citations) + 1)
             lines += got
             citations += cites
             answered = answered or bool(cites)
@@ -133,6 +148,11 @@ def compose(
         citations += cites
         answered = True
     if single is not None:
+        if scope.unmatched_years and not single.abstained:
+            year = str(scope.unmatched_years[0])
+            if not any(year in c.text for c in single.citations):
+                have = "、".join(str(y) for y in scope.have_years) or "其他"
+                return abstention(query, hits, f"现有文件是{have}年的，没有{year}年的内容。")
         return _with_repeal_note(single, reader)
     if not answered:
         return abstention(query, hits)

@@ -39,6 +39,10 @@ class Scope:
     note: str | None = None
     why: str | None = None  # why the question is out of scope
     stripped: str = ""  # the question without the titles it names
+    # years no document is dated, though the text mentions them: only a quote that names the
+    # year itself may answer ("2023年度研发费用" yes; a 2025 plan's target for "2023年" no)
+    unmatched_years: tuple[int, ...] = ()
+    have_years: tuple[int, ...] = ()
 
     @property
     def out_of_scope(self) -> bool:
@@ -75,15 +79,23 @@ class CorpusScope:
         return {d.year for d in self.docs.values() if d.year}
 
     def named_docs(self, text: str) -> list[DocInfo]:
-        """Documents the question names: 《title》, or the title (or it without its place and
-        year) written out."""
-        out = []
+        """Documents the question names: 《title》 or the title written out; failing that, the
+        title without its place and year, or a long tail of it ("研发投入后补助实施细则"),
+        when no year in the question contradicts the document's."""
         quoted = re.findall(r"《([^》]+)》", text)
+        exact = [
+            d for d in self.docs.values()
+            if d.title in text or any(q == d.title or q == _core_title(d.title) for q in quoted)
+        ]
+        if exact:
+            return exact
+        years = {int(y) for y in _YEAR.findall(text)}
+        out = []
         for d in self.docs.values():
+            if years and d.year and d.year not in years:
+                continue
             core = _core_title(d.title)
-            if d.title in text or any(q in d.title or d.title in q for q in quoted) or (
-                len(core) >= 6 and core in text
-            ):
+            if any(len(core[i:]) >= 6 and core[i:] in text for i in range(max(len(core) - 5, 0))):
                 out.append(d)
         return out
 
@@ -115,6 +127,8 @@ class CorpusScope:
         if years:
             match = [d for d in candidates if d.year in years]
             missing = [y for y in years if y not in doc_years and str(y) not in full_text]
+            scope.unmatched_years = tuple(y for y in years if y not in doc_years)
+            scope.have_years = tuple(sorted(self.years))
             if missing and not match:
                 have = "、".join(str(y) for y in sorted(self.years)) or "其他"
                 scope.missing_years = tuple(missing)
