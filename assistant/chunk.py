@@ -21,7 +21,7 @@ from .ingest.blocks import Block
 from .models import Chunk
 from .text import sentences, token_boundaries
 
-CHUNKER_VERSION = "blocks-v2"
+CHUNKER_VERSION = "blocks-v3"  # v3: the title joins the indexed text
 MAX_CHARS = 320
 SEP = " › "
 _LEAD_IN_END = ("：", ":")

@@ -30,9 +30,10 @@ class Chunk(_Frozen):
     status: str = "现行"  # the document's 有效性: 现行 | 已失效 | 已废止
 
     def index_text(self) -> str:
-        """What gets embedded and keyword-indexed: the heading path, a split list's lead-in,
-        and the text."""
-        head = [p for p in (self.section, self.lead_in) if p]
+        """What gets embedded and keyword-indexed: the document title and heading path (a
+        clause is found by what its document is about, "贷款贴息 … 申报时间"), a split list's
+        lead-in, and the text."""
+        head = [p for p in (self.title, self.section, self.lead_in) if p]
         return "\n".join([*head, self.text])
 
 

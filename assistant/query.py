@@ -14,13 +14,15 @@ from .text import STOPWORDS, search_tokens
 FACT_KINDS: dict[str, tuple[re.Pattern, re.Pattern, str]] = {
     # kind: (asked-for pattern in the question, required pattern in the evidence, label)
     "rate": (
-        re.compile(r"利率|利息|年化|费率|税率|贴息比例|扣除比例|比例是|百分之几"),
+        re.compile(
+            r"利率|利息|年化|费率|税率|贴息比例|扣除比例|比例是|百分之几|多少比例|比例(是)?多少|什么比例|几成"
+        ),
         re.compile(r"\d+(\.\d+)?\s*%|百分之[一二三四五六七八九十百]+|个百分点|基点"),
         "利率或比例",
     ),
     "money": (
         re.compile(
-            r"多少钱|金额|额度|(补助|补贴|资助|奖励|扶持)(标准|多少)|给多少钱|能拿多少|能补多少|补多少"
+            r"多少钱|(金额|额度)(是|为|有)?多少|多少(金额|额度)|(金额|额度)(标准|上限)|支持金额|(补助|补贴|资助|奖励|扶持)(标准|多少)|给多少钱|能拿多少|能补多少|补多少"
             r"|最高[^。]*(万|元|补|奖|贷)|面额|面值|收费|费用是|价格|多少(亿|万)?元|规模是多少"
         ),
         re.compile(
@@ -81,6 +83,12 @@ _INTENT_WORDS = re.compile(
     r"|吗|呢|目标|指标|要求|多久|多长时间|多长|能不能|可不可以|可以吗|还能|分别"
     r"|条件|金额|额度|利率|截止|材料|电话|干啥|干什么|是啥|啥|咋|咋弄|咋办|有没有|木有|没有"
 )
+# time and aspect words a question is phrased with, not topics a clause must contain
+_FUNCTION_WORDS = frozenset(
+    "以后 之后 以前 之前 本身 时候 长时间 时间段 现在 目前 当前 一般 通常 大概 大约 左右 应该 可能 已经 还是 这样 那样"
+    " 的话 的时候 之内 以内 一下 一些 这种 那种 哪种".split()
+)
+_YEAR_TOKEN = re.compile(r"(19|20)\d{2}|年度")
 _TITLE = re.compile(r"标题|题目|条目名称|叫什么|名称是")
 _YEAR = re.compile(r"(20\d{2})\s*年")
 # A question wrapped in other text ("以下是通知：……。请问……？"): the asking sentence is the last
@@ -146,7 +154,13 @@ def focus(text: str) -> str:
 def key_terms(text: str) -> list[str]:
     terms: list[str] = []
     for tok in search_tokens(text):
-        if tok not in terms and tok not in _DEICTIC and not _INTENT_WORDS.fullmatch(tok):
+        if (
+            tok not in terms
+            and tok not in _DEICTIC
+            and tok not in _FUNCTION_WORDS
+            and not _INTENT_WORDS.fullmatch(tok)
+            and not _YEAR_TOKEN.fullmatch(tok)  # years scope a question (answering.scope)
+        ):
             terms.append(tok)
     # cut_for_search also yields the parts of a long word; keep the longest forms so that
     # 鲁科贷 is not counted three times, and drop lone characters unless nothing else is left
@@ -166,7 +180,14 @@ def rescue_terms(text: str, terms: list[str], vocabulary) -> list[str]:
     for size in range(6, 1, -1):
         for i in range(len(text) - size + 1):
             piece = text[i : i + size]
-            if piece in vocabulary and piece not in places() and piece not in seen:
+            if (
+                piece in vocabulary
+                and piece not in places()
+                and piece not in seen
+                and not _INTENT_WORDS.fullmatch(piece)
+                and piece not in _FUNCTION_WORDS
+                and not _YEAR_TOKEN.fullmatch(piece)
+            ):
                 found.append(piece)
                 seen += "\x00" + piece
     if not found:
