@@ -76,10 +76,10 @@ def test_no_boundary_inside_a_number_or_a_word(seed):
             assert cut - line_start in bounds or cut == line_end
 
 
-def test_heading_path_is_part_of_what_gets_indexed(seed):
+def test_title_and_heading_path_are_part_of_what_gets_indexed(seed):
     _, chunks = seed
     c = next(c for c in chunks if "鲁科贷" in c.text)
-    assert c.index_text().startswith(c.section)
+    assert c.index_text() == f"{c.title}\n{c.section}\n{c.text}"
 
 
 def test_over_long_sentence_is_cut_on_token_boundaries_never_in_numbers():
