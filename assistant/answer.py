@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .models import Answer, Citation
-from .query import FACT_KINDS, Query
+from .query import DEFINING, DEFINITION_ASKED, FACT_KINDS, Query
 from .retrieve import IndexReader, Scored
 from .text import NUMBER_RE, is_word, sentences
 
@@ -116,7 +116,8 @@ def _close_term(term: str, vocab_by_length: dict[int, list[str]]) -> str | None:
 # weight of the chunk's cosine similarity to the question (the semantic signal beside the
 # lexical ones); fitted on the devcorpus dev split: 0 → 0.68, 0.5 → 0.70 facts+cite
 DENSE_WEIGHT = 0.5
-UNIT_BONUS = 0.15  # a whole unit (list, table row, 答) that is the kind of answer asked for
+UNIT_BONUS = 0.15
+DEFINITION_BONUS = 0.2  # a defining clause, for "什么是……"  # a whole unit (list, table row, 答) that is the kind of answer asked for
 _LIST_KINDS = {"conditions", "materials", "names"}
 
 
@@ -141,6 +142,7 @@ def _wants_unit(query: Query, chunk) -> bool:
 
 def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[Candidate]:
     q_bigrams = _bigrams(query.text)
+    defining = bool(DEFINITION_ASKED.search(query.text))
     out = []
     for rank, scored in enumerate(hits):
         chunk = scored.chunk
@@ -148,10 +150,11 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
         if span is not None and _wants_unit(query, chunk):
             s, e = span
             unit = chunk.text[s:e]
+            own = weights.coverage(f"{chunk.lead_in or ''} {unit}")
             cov = weights.coverage(
                 f"{chunk.title} {chunk.section} {chunk.lead_in or ''} {chunk.text}"
             )
-            score = cov + UNIT_BONUS + weights.context_bonus(unit)
+            score = 0.6 * own + 0.4 * cov + UNIT_BONUS + weights.context_bonus(unit)
             if q_bigrams:
                 score += 0.15 * len(q_bigrams & _bigrams(chunk.text)) / len(q_bigrams)
             if query.quantity and NUMBER_RE.search(unit):
@@ -181,10 +184,19 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
                 score += 0.25
             if query.listing and sent.count("、") >= 2:
                 score += 0.1
+            if defining and DEFINING.search(sent):
+                score += DEFINITION_BONUS
             score += 0.05 * scored.hit.score - 0.01 * rank + DENSE_WEIGHT * scored.dense
             out.append(Candidate(scored, s, e, sent, cov, score))
     out.sort(key=lambda c: -c.score)
     return out
+
+
+def _read_with_context(cand: Candidate) -> str:
+    chunk = cand.scored.chunk
+    if cand.end - cand.start < len(chunk.text) and chunk.kind != "qa":
+        return cand.text  # a sentence stands on its own
+    return f"{chunk.section.split(' › ')[-1] if chunk.section else ''} {chunk.lead_in or ''} {cand.text}"
 
 
 def _citation(n: int, cand: Candidate) -> Citation:
@@ -260,7 +272,8 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
     # Asked for a kind of fact (interest rate, deadline …) that no chosen sentence states?
     for kind in query.kinds:
         _asked, required, label = FACT_KINDS[kind]
-        if not any(required.search(c.text) for c in chosen):
+        # a whole unit is read with its heading and lead-in ("五、申报材料" over its list)
+        if not any(required.search(_read_with_context(c)) for c in chosen):
             return abstention(query, hits, f"文件提到了相关内容，但没有写明{label}。")
     if query.quantity and not query.listing and not any(NUMBER_RE.search(c.text) for c in chosen):
         return abstention(query, hits, "文件提到了相关内容，但没有写明具体数量。")

@@ -89,6 +89,9 @@ _FUNCTION_WORDS = frozenset(
     " 的话 的时候 之内 以内 一下 一些 这种 那种 哪种".split()
 )
 _YEAR_TOKEN = re.compile(r"(19|20)\d{2}|年度")
+# a definition question prefers a defining clause ("本办法所称……是指……") but does not need one
+DEFINITION_ASKED = re.compile(r"什么是|是什么意思|什么意思|指什么|含义|定义|什么叫|何谓|怎么理解")
+DEFINING = re.compile(r"是指|所称|指的是|定义为")
 _TITLE = re.compile(r"标题|题目|条目名称|叫什么|名称是")
 _YEAR = re.compile(r"(20\d{2})\s*年")
 # A question wrapped in other text ("以下是通知：……。请问……？"): the asking sentence is the last
