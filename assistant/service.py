@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
 
 from .answer import abstention
-from .answering.compose import compose, scoped_filters, strip_titles
+from .answering.compose import compose, narrow_to, scoped_filters, strip_titles
 from .answering.fields import asked_fields
 from .answering.question import understand
 from .config import MAX_QUESTION_CHARS, Settings, get_settings
@@ -32,6 +32,7 @@ from .query import (
     content_text,
     has_searchable_content,
     normalise,
+    previous_question,
 )
 from .retrieve import Filters, Retriever, Scored
 from .targets import LedgerCache, Target
@@ -241,6 +242,21 @@ class Assistant:
                 event = replace(event, answer=ev.stamp(event.answer))
             yield event
 
+    def _follow_up_scope(self, scope, history: list[dict], reader):
+        """A follow-up stays with the documents the earlier turn was about (the same place;
+        the year it names, if any, picks among them)."""
+        previous = previous_question(history)
+        if not previous:
+            return scope
+        prev_scope = reader.scope.resolve(understand(normalise(previous)).ask, reader.full_text)
+        if prev_scope.out_of_scope:
+            return scope
+        prev_hits = self.retriever.retrieve_scored(
+            previous, 3, scoped_filters(None, prev_scope)
+        )
+        prev_docs = list(dict.fromkeys(h.chunk.doc_id for h in prev_hits))[:2]
+        return narrow_to(scope, prev_docs, reader)
+
     def evidence(
         self, question: str, history: list[dict] | None = None, filters: Filters | None = None
     ) -> Evidence:
@@ -257,6 +273,8 @@ class Assistant:
         scope = reader.scope.resolve(asked.ask, reader.full_text)
         ask = strip_titles(asked.ask, scope, reader)
         query = analyse(ask, reader.corrector, context, reader.vocabulary)
+        if not query.terms and context:  # "2025年呢？": the earlier turn's topic is the topic
+            query = replace(query, terms=tuple(context), context=())
         query = replace(query, original=question)
         if not has_searchable_content(question) or not (query.terms or scope.named):
             why = "请用文字描述想了解的政策，例如“鲁科贷今年的目标是多少？”"
@@ -266,6 +284,8 @@ class Assistant:
             near = self.retriever.retrieve_scored(query.text, 3, filters, extra)
             why, outside = scope.why, scope.outside_places
             return Evidence(question, query, near, abstention(query, near, why, outside), t0, t0)
+        if context and not scope.named and history:
+            scope = self._follow_up_scope(scope, history, reader)
         filters = scoped_filters(filters, scope)
         # A question asking for a target is answered from the ledger row, when one matches.
         if len(asked.parts) == 1 and not asked_fields(asked.ask):

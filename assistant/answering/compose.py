@@ -4,6 +4,7 @@ part of the question answered from its best unit (or said to be missing), in one
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from ..answer import abstention, extractive_answer
 from ..models import Answer, Citation
@@ -22,6 +23,25 @@ def scoped_filters(filters: Filters | None, scope: Scope) -> Filters:
     if filters.doc_ids:
         ids = tuple(d for d in filters.doc_ids if d in scope.doc_ids) or filters.doc_ids
     return Filters(doc_ids=ids, year=filters.year)
+
+
+def narrow_to(scope: Scope, prev_docs: list[str], reader: IndexReader) -> Scope:
+    """The scope of a follow-up: its own candidates, kept to the earlier turn's documents or,
+    when it names a year of its own, to the documents of that year in the same places."""
+    if not prev_docs:
+        return scope
+    docs = reader.scope.docs
+    allowed = set(scope.doc_ids) if scope.doc_ids else set(docs)
+    if scope.unmatched_years or not any(docs[d].year for d in allowed if d in docs):
+        return scope
+    years = {docs[d].year for d in allowed if d in docs}
+    own_year = len(years) == 1 and len(allowed) < len(docs)
+    if own_year:  # "2025年呢？" — same places as before, the year it names
+        places = {p for d in prev_docs for p in docs[d].places}
+        keep = [d for d in allowed if set(docs[d].places) & places] or list(allowed)
+    else:
+        keep = [d for d in prev_docs if d in allowed] or list(allowed)
+    return replace(scope, doc_ids=tuple(sorted(keep)))
 
 
 def strip_titles(text: str, scope: Scope, reader: IndexReader) -> str:

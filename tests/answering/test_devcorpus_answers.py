@@ -112,3 +112,13 @@ def test_a_place_no_document_covers_is_out_of_scope(assistant, question):
 def test_a_year_no_document_covers_is_out_of_scope(assistant):
     a = assistant.ask("2023年东港市实施了多少个科技创新重点项目？")
     assert a.abstained and "2023" in a.answer
+
+
+def test_a_follow_up_keeps_the_earlier_turns_place_and_takes_its_own_year(assistant):
+    history = [
+        {"role": "user", "content": "2024年东港市计划实施多少个科技创新重点项目？"},
+        {"role": "assistant", "content": "2024年计划实施市级科技创新重点项目120个。"},
+    ]
+    a = assistant.ask("2025年呢？", history=history)
+    assert not a.abstained and "150个" in a.answer and "148" not in a.answer
+    assert a.citations[0].doc_id == "东港市2025年科技工作要点.txt"
