@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from .answering.ranges import row_fits
 from .models import Answer, Citation
 from .query import DEFINING, DEFINITION_ASKED, FACT_KINDS, Query
 from .retrieve import IndexReader, Scored
@@ -117,7 +118,8 @@ def _close_term(term: str, vocab_by_length: dict[int, list[str]]) -> str | None:
 # lexical ones); fitted on the devcorpus dev split: 0 → 0.68, 0.5 → 0.70 facts+cite
 DENSE_WEIGHT = 0.5
 UNIT_BONUS = 0.15
-DEFINITION_BONUS = 0.2  # a defining clause, for "什么是……"  # a whole unit (list, table row, 答) that is the kind of answer asked for
+DEFINITION_BONUS = 0.2  # a defining clause, for "什么是……"
+TIER_FIT = 0.5  # a table row whose tier holds the question's amount (minus when it does not)  # a whole unit (list, table row, 答) that is the kind of answer asked for
 _LIST_KINDS = {"conditions", "materials", "names"}
 
 
@@ -155,6 +157,9 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
                 f"{chunk.title} {chunk.section} {chunk.lead_in or ''} {chunk.text}"
             )
             score = 0.6 * own + 0.4 * cov + UNIT_BONUS + weights.context_bonus(unit)
+            if chunk.kind == "table_row":  # a tier row the question's amount falls in
+                fits = row_fits(query.original, _row_cells(chunk.text))
+                score += TIER_FIT if fits else (-TIER_FIT if fits is False else 0.0)
             if q_bigrams:
                 score += 0.15 * len(q_bigrams & _bigrams(chunk.text)) / len(q_bigrams)
             if query.quantity and NUMBER_RE.search(unit):
@@ -190,6 +195,11 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
             out.append(Candidate(scored, s, e, sent, cov, score))
     out.sort(key=lambda c: -c.score)
     return out
+
+
+def _row_cells(text: str) -> tuple[str, ...]:
+    """A table row's cells from its text "表头：值；表头：值"."""
+    return tuple(part.split("：", 1)[-1] for part in text.split("；"))
 
 
 def _read_with_context(cand: Candidate) -> str:

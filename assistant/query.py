@@ -86,7 +86,7 @@ _INTENT_WORDS = re.compile(
 # time and aspect words a question is phrased with, not topics a clause must contain
 _FUNCTION_WORDS = frozenset(
     "以后 之后 以前 之前 本身 时候 长时间 时间段 现在 目前 当前 一般 通常 大概 大约 左右 应该 可能 已经 还是 这样 那样"
-    " 的话 的时候 之内 以内 一下 一些 这种 那种 哪种".split()
+    " 的话 的时候 之内 以内 一下 一些 这种 那种 哪种 这次 这笔 那笔 这个 大概 一共 总共 一家 你好 您好".split()
 )
 _YEAR_TOKEN = re.compile(r"(19|20)\d{2}|年度")
 # a definition question prefers a defining clause ("本办法所称……是指……") but does not need one

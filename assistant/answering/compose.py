@@ -60,7 +60,8 @@ def part_query(part: str, previous: str | None, query: Query, reader: IndexReade
     if not own and previous:
         part = f"{part.rstrip('？?呢 ')} {' '.join(_INTENT_WORDS.findall(previous))}"
     others = tuple(t for t in query.terms if t not in part)
-    return analyse(part, reader.corrector, (*query.context, *others), reader.vocabulary)
+    q = analyse(part, reader.corrector, (*query.context, *others), reader.vocabulary)
+    return replace(q, original=query.original)
 
 
 def field_answer(

@@ -122,3 +122,9 @@ def test_a_follow_up_keeps_the_earlier_turns_place_and_takes_its_own_year(assist
     a = assistant.ask("2025年呢？", history=history)
     assert not a.abstained and "150个" in a.answer and "148" not in a.answer
     assert a.citations[0].doc_id == "东港市2025年科技工作要点.txt"
+
+
+def test_an_amount_picks_the_table_row_of_its_tier(assistant):
+    a = assistant.ask("研发费用增量是1500万元的企业，适用多少补助比例？单个企业最多补多少？")
+    assert not a.abstained and "12%" in a.answer and "200万元" in a.answer
+    assert a.citations[0].text.startswith("研发费用增量：500万元以上至2000万元（含）")
