@@ -29,6 +29,7 @@ from .query import (
     Query,
     analyse,
     condense_with_context,
+    content_terms,
     content_text,
     has_searchable_content,
     normalise,
@@ -273,6 +274,12 @@ class Assistant:
         scope = reader.scope.resolve(asked.ask, reader.full_text)
         ask = strip_titles(asked.ask, scope, reader)
         query = analyse(ask, reader.corrector, context, reader.vocabulary)
+        if asked.context and len(query.terms) < 2:
+            # the ask names hardly a topic of its own ("这次能按多少比例补？"): the preamble's
+            # words help find it, at the weight of context
+            preamble = tuple(t for t in content_terms(asked.context) if t not in query.terms)
+            context = (*context, *preamble)
+            query = analyse(ask, reader.corrector, context, reader.vocabulary)
         if not query.terms and context:  # "2025年呢？": the earlier turn's topic is the topic
             query = replace(query, terms=tuple(context), context=())
         query = replace(query, original=question)
