@@ -100,6 +100,15 @@ def trim_history(history: list[dict] | None) -> list[dict]:
     return out
 
 
+def _retrieved(answer: Answer, hits: list[Scored]) -> bool:
+    """Does a retrieved chunk hold one of the answer's quotes?"""
+    return any(
+        c.doc_id == h.chunk.doc_id and h.chunk.start <= c.start and c.end <= h.chunk.end
+        for c in answer.citations
+        for h in hits
+    )
+
+
 def safe_filename(name: str) -> str:
     """The bare file name of an upload: no directories, no traversal, no control characters."""
     base = PurePath(name.replace("\\", "/")).name
@@ -294,16 +303,17 @@ class Assistant:
         if context and not scope.named and history:
             scope = self._follow_up_scope(scope, history, reader)
         filters = scoped_filters(filters, scope)
-        # A question asking for a target is answered from the ledger row, when one matches.
-        if len(asked.parts) == 1 and not asked_fields(asked.ask):
-            from_ledger = self.ledger.get().answer(query, filters)
-            if from_ledger is not None:
-                return Evidence(question, query, [], from_ledger, t0, t0)
         extra = " ".join((*query.context,))
         # the answerer weighs more candidates than a search shows: the unit that answers is
         # often not the chunk that ranks first
         k = max(self.settings.top_k, ANSWER_CANDIDATES)
         hits = self.retriever.retrieve_scored(query.text, k, filters, extra)
         t1 = time.perf_counter()
+        # A question asking for a target is answered from the ledger row, when one matches
+        # and retrieval agrees that the row's sentence is about the question.
+        if len(asked.parts) == 1 and not asked_fields(asked.ask):
+            from_ledger = self.ledger.get().answer(query, filters)
+            if from_ledger is not None and _retrieved(from_ledger, hits):
+                return Evidence(question, query, [], from_ledger, t0, t0)
         answer = compose(asked, query, scope, hits, reader)
         return Evidence(question, query, hits, answer, t0, t1)
