@@ -123,6 +123,12 @@ TIER_FIT = 0.5  # a table row whose tier holds the question's amount (minus when
 _LIST_KINDS = {"conditions", "materials", "names"}
 
 
+# an enumeration run into one paragraph: "……下列材料：（一）……；（二）……"
+_INLINE_LIST = re.compile(
+    r"[（(][一二三四五六七八九十\d]+[）)][^（(]+[（(][一二三四五六七八九十\d]+[）)]"
+)
+
+
 def _answer_span(chunk) -> tuple[int, int] | None:
     """The part of a unit that answers: a 问/答 pair's 答, a table row or metadata block whole,
     a list with its lead-in whole; None for running text."""
@@ -131,7 +137,9 @@ def _answer_span(chunk) -> tuple[int, int] | None:
         return (at if at != -1 else 0, len(chunk.text))
     if chunk.kind in ("table_row", "metadata"):
         return (0, len(chunk.text))
-    if chunk.kind in ("list", "article") and "\n" in chunk.text:
+    if chunk.kind in ("list", "article") and (
+        "\n" in chunk.text or _INLINE_LIST.search(chunk.text)
+    ):
         return (0, len(chunk.text))
     return None
 

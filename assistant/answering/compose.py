@@ -64,6 +64,12 @@ def part_query(part: str, previous: str | None, query: Query, reader: IndexReade
     return replace(q, original=query.original)
 
 
+def cn_date(iso: str) -> str:
+    """2025-03-01 → 2025年3月1日 (as the documents write dates)."""
+    y, m, d = iso.split("-")
+    return f"{y}年{int(m)}月{int(d)}日"
+
+
 def field_answer(
     fields: list[str], doc_id: str | None, reader: IndexReader, first_id: int
 ) -> tuple[list[str], list[Citation]]:
@@ -82,7 +88,10 @@ def field_answer(
             new = reader.scope.docs.get(meta["superseded_by"])
             if new is not None:
                 loc = locate("status", {"status": "已废止"}, reader.doc_chunks.get(new.doc_id, []))
-                value = f"已废止（已被《{new.title}》废止）"
+                since = new.meta.get("effective_from")
+                value = f"已废止（已被《{new.title}》废止" + (
+                    f"，新办法自{cn_date(since)}起施行）" if since else "）"
+                )
         if not value or loc is None:
             lines.append(f"《{info.title}》的{label(f)}：文件中没有写明。")
             continue
@@ -101,6 +110,8 @@ def field_answer(
             )
         )
         shown = "、".join(value) if isinstance(value, list) else str(value)
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", shown):
+            shown = cn_date(shown)
         lines.append(f"《{info.title}》的{label(f)}：{shown}。原文：{cites[-1].text} [{n}]")
     return lines, cites
 
@@ -161,8 +172,11 @@ def compose(
         text, cites = _renumber(ans, len(citations) + 1)
         # a later part must not repeat a quote an earlier part gave
         if any(c.start == d.start and c.doc_id == d.doc_id for c in cites for d in citations):
-            kept = [c for c in cites if not any(c.start == d.start and c.doc_id == d.doc_id
-                                                for d in citations)]
+            kept = [
+                c
+                for c in cites
+                if not any(c.start == d.start and c.doc_id == d.doc_id for d in citations)
+            ]
             if not kept:
                 continue
         lines.append(text)

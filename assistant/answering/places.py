@@ -55,7 +55,7 @@ def places_in(text: str, extra: frozenset[str] | set[str] = frozenset()) -> list
 
 
 def same_place(a: str, b: str) -> bool:
-    """"东港" and "东港市" are one place."""
+    """ "东港" and "东港市" are one place."""
     return a == b or _SUFFIX.sub("", a) == _SUFFIX.sub("", b) or a.startswith(b) or b.startswith(a)
 
 

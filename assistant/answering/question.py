@@ -18,8 +18,12 @@ _ASKING = re.compile(
     r"[？?]|多少|几|哪|什么|吗|呢|如何|怎么|怎样|是否|能否|能不能|可不可以|可以不|有没有|啥|咋|多久|多长"
 )
 # greetings and first-person openings: general conversational Chinese, not corpus words
-_OPENING = re.compile(r"^(你好|您好|老师好|领导好|打扰|麻烦|老板让我问|我们|我司|本公司|我是|我今年|我在|我们是|咱们|俺)")
-_FILLER = re.compile(r"^(想问一下|想问下|想咨询一下|想咨询|请问一下|请问|问一下|我想知道|想了解一下|想了解)[，,]?")
+_OPENING = re.compile(
+    r"^(你好|您好|老师好|领导好|打扰|麻烦|老板让我问|我们|我司|本公司|我是|我今年|我在|我们是|咱们|俺)"
+)
+_FILLER = re.compile(
+    r"^(想问一下|想问下|想咨询一下|想咨询|请问一下|请问|问一下|我想知道|想了解一下|想了解)[，,]?"
+)
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,8 @@ class CorpusScope:
         when no year in the question contradicts the document's."""
         quoted = re.findall(r"《([^》]+)》", text)
         exact = [
-            d for d in self.docs.values()
+            d
+            for d in self.docs.values()
             if d.title in text or any(q == d.title or q == _core_title(d.title) for q in quoted)
         ]
         if exact:
@@ -147,8 +148,10 @@ class CorpusScope:
             candidates = current or candidates
         elif named_old and not asks_old and all(d.superseded_by for d in named_old):
             # "《暂行办法》现在还有效吗？" — both the old one and what replaced it may answer
-            candidates = [*candidates, *(self.docs[d.superseded_by] for d in named_old
-                                         if d.superseded_by in self.docs)]
+            candidates = [
+                *candidates,
+                *(self.docs[d.superseded_by] for d in named_old if d.superseded_by in self.docs),
+            ]
         if len(candidates) < len(self.docs):
             scope.doc_ids = tuple(dict.fromkeys(d.doc_id for d in candidates))
         return scope
