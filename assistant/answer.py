@@ -145,9 +145,12 @@ def _answer_span(chunk) -> tuple[int, int] | None:
 
 
 def _wants_unit(query: Query, chunk) -> bool:
-    if chunk.kind in ("qa", "table_row", "metadata"):
+    if chunk.kind in ("qa", "metadata"):
         return True
-    return query.listing or bool(_LIST_KINDS & set(query.kinds))
+    wants_list = query.listing or bool(_LIST_KINDS & set(query.kinds))
+    if chunk.kind == "table_row":  # a row answers about its entity, not "哪些材料"
+        return not wants_list or "materials" not in query.kinds
+    return wants_list
 
 
 def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[Candidate]:

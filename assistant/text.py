@@ -101,6 +101,17 @@ def search_tokens(text: str) -> list[str]:
     return out
 
 
+def word_tokens(text: str) -> list[str]:
+    """Words of a question: ``jieba.cut`` (precise mode — no overlapping sub-words such as
+    "法规" inside "办法规定") minus punctuation and stopwords, lower-cased."""
+    out = []
+    for tok in _cut(text):
+        tok = tok.strip().lower()
+        if tok and tok not in STOPWORDS and not _PUNCT.match(tok):
+            out.append(tok)
+    return out
+
+
 def sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) spans of sentences, ending at 。！？； (kept) or a line break."""
     spans = []
