@@ -80,13 +80,13 @@ _FOLLOW_START = re.compile(r"^(那|那么|那个|这个|这|它|其|还有|另�
 _DEICTIC = {"这个", "那个", "这", "那", "它", "其", "该", "此", "这项", "那项", "这些", "那些"}
 _INTENT_WORDS = re.compile(
     r"多少钱|多少|几个|几家|几项|几|哪些|哪几|哪里|哪儿|在哪|哪天|哪|有什么|什么时候|时候|什么|怎么样|怎么办|怎么|如何|是否"
-    r"|吗|呢|目标|指标|要求|多久|多长时间|多长|能不能|可不可以|可以吗|还能|分别|要交|得交|需交|交哪些"
+    r"|吗|呢|目标|指标|要求|多久|多长时间|多长|能不能|可不可以|可以吗|还能|分别|要交|得交|需交|交哪些|几[类种项个家名人次件批期年月天]"
     r"|条件|金额|额度|利率|截止|材料|电话|干啥|干什么|是啥|啥|咋|咋弄|咋办|有没有|木有|没有"
 )
 # time and aspect words a question is phrased with, not topics a clause must contain
 _FUNCTION_WORDS = frozenset(
     "以后 之后 以前 之前 本身 时候 长时间 时间段 现在 目前 当前 一般 通常 大概 大约 左右 应该 可能 已经 还是 这样 那样"
-    " 的话 的时候 之内 以内 一下 一些 这种 那种 哪种 这次 这笔 那笔 这个 大概 一共 总共 一家 你好 您好 旧版 新版 当时 那时 原来 原先".split()
+    " 的话 的时候 之内 以内 一下 一些 这种 那种 哪种 这次 这笔 那笔 这个 大概 一共 总共 一家 你好 您好 旧版 新版 当时 那时 原来 原先 规定 有关".split()
 )
 _YEAR_TOKEN = re.compile(r"(19|20)\d{2}|年度")
 # a definition question prefers a defining clause ("本办法所称……是指……") but does not need one
@@ -190,6 +190,7 @@ def rescue_terms(text: str, terms: list[str], vocabulary) -> list[str]:
                 and not _INTENT_WORDS.fullmatch(piece)
                 and piece not in _FUNCTION_WORDS
                 and not _YEAR_TOKEN.fullmatch(piece)
+                and not _straddles_words(piece, i, text, terms, vocabulary)
             ):
                 found.append(piece)
                 seen += "\x00" + piece
@@ -197,6 +198,20 @@ def rescue_terms(text: str, terms: list[str], vocabulary) -> list[str]:
         return terms
     kept = [t for t in terms if t in vocabulary or not any(_overlap(t, f, text) for f in found)]
     return kept + [f for f in found if not any(f in k for k in kept)]
+
+
+def _straddles_words(piece: str, at: int, text: str, terms: list[str], vocabulary) -> bool:
+    """Is ``piece`` only the junction of two real words ("法规" across "办法|规定")? Then
+    jieba cut correctly and there is nothing to rescue."""
+    end = at + len(piece)
+    touching = []
+    for t in terms:
+        i = text.find(t)
+        if i != -1 and i < end and at < i + len(t):
+            touching.append((t, i))
+    return len(touching) >= 2 and all(
+        t in vocabulary and not (i <= at and at + len(piece) <= i + len(t)) for t, i in touching
+    )
 
 
 def _overlap(a: str, b: str, text: str) -> bool:
