@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from .answering.decide import MIN_COVERAGE, Signals, should_answer
 from .answering.ranges import row_fits
 from .models import Answer, Citation
 from .query import DEFINING, DEFINITION_ASKED, FACT_KINDS, Query
@@ -22,7 +23,6 @@ from .text import NUMBER_RE, is_word, sentences
 CONTEXT_WEIGHT = 0.3  # weight of a topic term inherited from an earlier turn
 MISSING_WEIGHT = 0.5  # share of full weight for a key term the corpus never uses
 MISSING_FRAGMENT_WEIGHT = 0.15  # … when the term is not a dictionary word either
-MIN_COVERAGE = 0.5  # share of the question's key-term weight a quoted sentence must carry
 SECOND_SENTENCE = 0.8  # a further sentence must score this share of the best
 MAX_SENTENCES = 3
 _HEADING_ONLY = re.compile(r"^\d{1,3}[.．、][^。]{0,30}。?$|^[一二三四五六七八九十]+、")
@@ -272,7 +272,7 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
     if not cands:
         return abstention(query, hits)
     best = cands[0]
-    if best.coverage < MIN_COVERAGE:
+    if not should_answer(_signals(best, weights)):
         return abstention(query, hits)
 
     chosen = [best]
@@ -302,6 +302,13 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
     citations = [_citation(n, c) for n, c in enumerate(chosen, 1)]
     body = "\n".join(f"{_strip_item_prefix(c.text)} [{c.id}]" for c in citations)
     return Answer(question=query.original, answer=body, abstained=False, citations=citations)
+
+
+def _signals(cand: Candidate, weights: TermWeights) -> Signals:
+    chunk = cand.scored.chunk
+    own = weights.coverage(f"{chunk.lead_in or ''} {cand.text}")
+    missing = sum(weights.weights[t] for t in weights.missing) / weights.total
+    return Signals(coverage=cand.coverage, own=own, dense=cand.scored.dense, missing=missing)
 
 
 def _strip_item_prefix(sentence: str) -> str:
