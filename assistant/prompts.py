@@ -14,7 +14,7 @@ from .retrieve import Scored
 
 ABSTAIN_PHRASE = "已收录的政策文件中没有找到"
 
-ANSWER_SYSTEM = f"""你是威海市科技政策问答助手，只能依据用户消息里 <sources> 与 </sources> 之间的政策原文片段回答问题。
+ANSWER_SYSTEM = f"""你是科技政策问答助手，只能依据用户消息里 <sources> 与 </sources> 之间的政策原文片段回答问题。
 
 规则：
 1. 只使用来源中的信息回答，不得使用你自己的知识，不得推测或编造。
