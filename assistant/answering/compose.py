@@ -47,11 +47,17 @@ def narrow_to(scope: Scope, prev_docs: list[str], reader: IndexReader) -> Scope:
 def strip_titles(text: str, scope: Scope, reader: IndexReader) -> str:
     """The question without the titles of the documents it names (they scope, they are not
     topic words that a clause must contain)."""
-    for doc_id in scope.named:
-        title = reader.scope.docs[doc_id].title
-        text = re.sub(rf"《?{re.escape(title)}》?", " ", text)
-        text = re.sub(r"《[^》]*》", " ", text) if title in text else text
-    return re.sub(r"\s+", " ", text).strip() or text
+    titles = [reader.scope.docs[d].title for d in scope.named if d in reader.scope.docs]
+    if not titles:
+        return text
+    original = text
+    for title in titles:
+        text = text.replace(f"《{title}》", " ").replace(title, " ")
+    # a quoted short form of a named title ("《扶持办法》")
+    text = re.sub(
+        r"《([^》]+)》", lambda m: " " if any(m.group(1) in t for t in titles) else m.group(0), text
+    )
+    return re.sub(r"\s+", " ", text).strip() or original
 
 
 def part_query(part: str, previous: str | None, query: Query, reader: IndexReader) -> Query:
@@ -167,7 +173,8 @@ def compose(
             single = ans
             break
         if ans.abstained:
-            lines.append(f"（{part.strip()}）文件中没有写明。")
+            shown = part.strip().replace("?", "？").replace(",", "，")
+            lines.append(f"（{shown}）文件中没有写明。")
             continue
         text, cites = _renumber(ans, len(citations) + 1)
         # a later part must not repeat a quote an earlier part gave
