@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from .places import question_places, same_place
 
-_YEAR = re.compile(r"((?:19|20)\d{2})\s*(?:年|年度)")
+_YEAR = re.compile(r"((?:19|20)\d{2})\s*(?:年度|年)(?!\s*\d{1,2}\s*月)")  # a year, not a date
 # words that ask about an earlier version of a policy
 _OLD_VERSION = re.compile(r"暂行|旧版|老版|原来的|原先的|以前的|之前的|废止前|修订前|当时")
 
@@ -165,6 +165,8 @@ def _core_title(title: str) -> str:
 
 
 def _dated_series(candidates: list[DocInfo], match: list[DocInfo]) -> bool:
-    """Do the year-matching documents stand for their year among same-kind documents?"""
+    """Do the year-matching documents stand for their year among documents of the same kind
+    (a 2024 and a 2025 工作要点)? Then the year picks the document; otherwise a year in the
+    question ("2024年度研发费用") is about the text, not about which document answers."""
     cores = {_core_title(d.title) for d in match}
-    return any(_core_title(d.title) in cores for d in candidates if d not in match) or bool(match)
+    return any(_core_title(d.title) in cores for d in candidates if d not in match)
