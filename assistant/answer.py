@@ -226,6 +226,7 @@ def _citation(n: int, cand: Candidate) -> Citation:
         id=n,
         doc_id=chunk.doc_id,
         title=chunk.title,
+        page=chunk.page,
         section=chunk.section,
         text=cand.text,
         score=cand.scored.hit.score,
@@ -301,7 +302,12 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
 
     citations = [_citation(n, c) for n, c in enumerate(chosen, 1)]
     body = "\n".join(f"{_strip_item_prefix(c.text)} [{c.id}]" for c in citations)
-    return Answer(question=query.original, answer=body, abstained=False, citations=citations)
+    note = None
+    if all(c.scored.chunk.low_confidence for c in chosen):
+        note = "扫描件识别，请核对原件：所引原文来自识别可信度较低的扫描文字。"
+    return Answer(
+        question=query.original, answer=body, abstained=False, citations=citations, note=note
+    )
 
 
 def _signals(cand: Candidate, weights: TermWeights) -> Signals:

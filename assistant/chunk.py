@@ -197,6 +197,9 @@ def chunk_document(doc: Document, max_chars: int = MAX_CHARS) -> list[Chunk]:
                 page=page,
                 lead_in=lead_in,
                 status=status,
+                low_confidence=any(
+                    b.low_confidence for b in unit.blocks if b.start < e and s < b.end
+                ),
             )
         )
 

@@ -62,7 +62,16 @@ def _print_json(data) -> None:
 @app.command()
 @handles_errors
 def index(
-    force: Annotated[bool, typer.Option("--force", help="忽略已有向量，全部重建")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help=(
+                "语料未变也重新读取、切分全部文件并写入新一代索引；向量按文本哈希复用，"
+                "不重新计算（要重新计算全部向量，请先删除索引目录 PA_INDEX_DIR）"
+            ),
+        ),
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="以 JSON 输出摘要")] = False,
 ) -> None:
     """建立或增量更新索引（语料目录 PA_CORPUS_DIR，索引目录 PA_INDEX_DIR）。"""
@@ -75,7 +84,7 @@ def index(
     )
 
     assistant = _assistant()
-    labels = {"embed": "计算向量", "store": "写入索引"}
+    labels = {"ocr": "识别扫描页", "embed": "计算向量", "store": "写入索引"}
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -132,7 +141,7 @@ def ask(
     if answer.citations:
         typer.echo("\n来源：")
         for c in answer.citations:
-            typer.echo(f"[{c.id}] 《{c.title}》{c.section}")
+            typer.echo(f"[{c.id}] 《{c.title}》{c.where}")
     if answer.note:
         typer.echo(f"\n说明：{answer.note}")
 

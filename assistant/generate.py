@@ -234,6 +234,7 @@ def citations_for(claims: list[Claim], hits: Sequence[Scored]) -> list[Citation]
                 id=n,
                 doc_id=chunk.doc_id,
                 title=chunk.title,
+                page=chunk.page,
                 section=chunk.section,
                 text=chunk.text[s:e],
                 score=scored.hit.score,

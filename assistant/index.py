@@ -29,6 +29,7 @@ from .chunk import CHUNKER_VERSION, chunk_document
 from .config import Settings
 from .embed import get_embedder
 from .errors import IndexBuildError, LoadError
+from .ingest.ocr import OcrOptions, ocr_options
 from .load import iter_corpus_files, load_bytes, resolve_corpus
 from .models import Chunk
 from .store import (
@@ -151,7 +152,13 @@ class IndexBuilder:
         docs, file_records = [], {}
         for rel, (_path, data, digest) in files.items():
             try:
-                doc = load_bytes(data, rel)
+                # scans are OCRed with the index's own page cache, reporting pages as progress
+                with ocr_options(
+                    OcrOptions.from_settings(
+                        self.settings, progress=lambda _name, d, t: self.progress("ocr", d, t)
+                    )
+                ):
+                    doc = load_bytes(data, rel)
             except LoadError as err:
                 summary.skipped.append(err)
                 file_records[rel] = {"sha256": digest, "error": err.reason}
@@ -310,9 +317,10 @@ def _write_chunks(gen_dir: Path, chunks: list[Chunk], terms: list[str]) -> None:
             fh.write(c.model_dump_json() + "\n")
     (gen_dir / "terms.txt").write_text("\n".join(terms), encoding="utf-8")
     tokens = [search_tokens(c.index_text()) for c in chunks]
-    retriever = bm25s.BM25()
-    retriever.index(tokens, show_progress=False)
-    retriever.save(str(gen_dir / "bm25"), show_progress=False)
+    if chunks:  # bm25s cannot index nothing; an empty corpus (the last document deleted) has none
+        retriever = bm25s.BM25()
+        retriever.index(tokens, show_progress=False)
+        retriever.save(str(gen_dir / "bm25"), show_progress=False)
     with open(gen_dir / "tokens.jsonl", "w", encoding="utf-8") as fh:
         for t in tokens:
             fh.write(json.dumps(t, ensure_ascii=False) + "\n")

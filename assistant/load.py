@@ -11,10 +11,11 @@ one quotable ``metadata`` block at the top of the text.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import SUPPORTED_SUFFIXES, LoadError, UnsupportedFileType
+from .errors import IMAGE_SUFFIXES, SUPPORTED_SUFFIXES, LoadError, UnsupportedFileType
 from .ingest.blocks import Parsed, StructuredDocument, TextBuilder
 from .ingest.decode import decode_text
 from .ingest.metadata import DocMeta, extract, resolve_repeals
@@ -51,6 +52,10 @@ def _read(data: bytes, relpath: str, suffix: str) -> Parsed:
         from .ingest.pdf import read_pdf
 
         return read_pdf(data, relpath)
+    if suffix in IMAGE_SUFFIXES:
+        from .ingest.image import read_image
+
+        return read_image(data, relpath)
     if suffix == ".docx":
         from .ingest.docx import read_docx
 
@@ -169,16 +174,21 @@ RESERVED_NAMES = frozenset({"domain_terms.txt", "README.md"})  # corpus files th
 
 
 def iter_corpus_files(corpus_dir: Path) -> list[Path]:
-    """Every regular file under the corpus, skipping hidden files, symlinks (which could point
-    outside it) and our own dictionary."""
-    return sorted(
-        p
-        for p in corpus_dir.rglob("*")
-        if p.is_file()
-        and not p.is_symlink()
-        and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
-        and p.name not in RESERVED_NAMES
-    )
+    """Every regular file under the corpus, skipping hidden files and folders, our own
+    dictionary, and symlinks of any kind: a linked file or folder could point outside the corpus
+    (walked with ``followlinks=False`` whatever this Python's ``rglob`` does with links)."""
+    corpus_dir = Path(corpus_dir)
+    out = []
+    for folder, dirs, names in os.walk(corpus_dir, followlinks=False):
+        base = Path(folder)
+        dirs[:] = [d for d in dirs if not d.startswith(".") and not (base / d).is_symlink()]
+        for name in names:
+            path = base / name
+            if name.startswith(".") or name in RESERVED_NAMES or path.is_symlink():
+                continue
+            if path.is_file():
+                out.append(path)
+    return sorted(out)
 
 
 def load_corpus(corpus_dir: Path) -> LoadReport:

@@ -28,6 +28,7 @@ class Chunk(_Frozen):
     page: int | None = None  # PDF page the chunk starts on
     lead_in: str | None = None  # a list's lead-in, when this piece of the list does not hold it
     status: str = "现行"  # the document's 有效性: 现行 | 已失效 | 已废止
+    low_confidence: bool = False  # holds OCR text the recogniser was unsure of
 
     def index_text(self) -> str:
         """What gets embedded and keyword-indexed: the document title and heading path (a
@@ -48,6 +49,7 @@ class Hit(_Frozen):
     score: float
     start: int
     end: int
+    page: int | None = None  # PDF / scan page the chunk starts on
 
     @classmethod
     def from_chunk(cls, chunk: Chunk, score: float) -> Hit:
@@ -60,6 +62,7 @@ class Hit(_Frozen):
             score=score,
             start=chunk.start,
             end=chunk.end,
+            page=chunk.page,
         )
 
 
@@ -74,6 +77,12 @@ class Citation(_Frozen):
     score: float
     start: int
     end: int
+    page: int | None = None  # PDF / scan page the quoted chunk starts on ("第N页")
+
+    @property
+    def where(self) -> str:
+        """The section path, and the page for paged documents: "第二章 › 第五条（第2页）"."""
+        return self.section + (f"（第{self.page}页）" if self.page else "")
 
     @classmethod
     def from_hit(cls, n: int, hit: Hit) -> Citation:

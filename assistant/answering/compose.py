@@ -108,6 +108,7 @@ def field_answer(
                 id=n,
                 doc_id=chunk.doc_id,
                 title=chunk.title,
+                page=chunk.page,
                 section=chunk.section,
                 text=chunk.text[loc.start : loc.end],
                 score=1.0,

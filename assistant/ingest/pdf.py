@@ -27,6 +27,15 @@ Joined lines get no space between them, except between two Latin or digit charac
 
 Line widths are estimated from the characters (a CJK or full-width character is one em, anything
 else half an em) times the font size; "a full line" is the 90th percentile of body lines.
+
+Scanned pages. A page whose text layer has fewer than ``MIN_TEXT_CHARS`` characters and whose
+images cover at least ``MIN_IMAGE_COVER`` of it is a scan: with OCR on (``PA_OCR``, see
+``assistant.ingest.ocr``) it is rendered with pypdfium2 and recognised, and its lines join the
+same stream as text lines. OCR lines also know their indent and slack (em from the text margins),
+so in them a paragraph also starts at an indented line and ends at a line that stops well short
+of the right margin, and a run of rows split into aligned cells is a table; their sizes (width
+per em, a little different on every line) are snapped to a few levels, so that body text is one
+size and titles another. With OCR off an image-only PDF is rejected as needing OCR.
 """
 
 from __future__ import annotations
@@ -39,10 +48,14 @@ from collections import Counter
 from dataclasses import dataclass
 
 from assistant.errors import LoadError
-from assistant.ingest.blocks import Parsed, TextBuilder
+from assistant.ingest.blocks import Parsed, TextBuilder, table_row_text
 
 ENCRYPTED = "PDF 已加密，无法读取（请提供未加密的版本）"
 NO_TEXT = "PDF 没有文字层（可能是扫描件），需要 OCR 识别后才能收录"
+OCR_OFF = "（OCR 已关闭：PA_OCR=off）"
+OCR_EMPTY = "PDF 是扫描件，但 OCR 没有识别出文字（空白页或图像过于模糊）"
+MIN_TEXT_CHARS = 20  # a page with fewer characters in its text layer may be a scan
+MIN_IMAGE_COVER = 0.3  # ... when images cover this share of it
 
 EDGE = 3  # lines at the top and at the bottom of a page that may be header or footer
 HARD_END = "。！？"
@@ -78,29 +91,142 @@ class Line:
     text: str
     size: float  # effective font size in points; 1.0 when unknown
     page: int  # 1-based
+    # OCR lines only: em from the page's left text margin to the line's start, and from its end
+    # to the right margin; and whether the recogniser was unsure of it
+    indent: float | None = None
+    slack: float | None = None
+    low: bool = False
+    cells: tuple[str, ...] = ()  # a scanned table row's cells (its run's first row: the headers)
 
 
 def read_pdf(data: bytes, name: str) -> Parsed:
-    """Parse a PDF into paragraph blocks (title lines as level-1 headings)."""
+    """Parse a PDF into paragraph blocks (title lines as level-1 headings); scanned pages are
+    recognised by OCR when it is on."""
+    from assistant.ingest.ocr import current_options
+
     pages, meta_title = _extract(data, name)
+    scanned = _scanned_pages(data, pages)
+    options = current_options()
+    if scanned and options.enabled:
+        for number, lines in _ocr(data, name, scanned, options).items():
+            pages[number - 1] = lines
+        empty = OCR_EMPTY if len(scanned) == len(pages) else NO_TEXT
+    else:
+        empty = NO_TEXT + (OCR_OFF if scanned else "")
+    return parse_lines(pages, meta_title, name, empty)
+
+
+def parse_lines(
+    pages: list[list[Line]], meta_title: str | None, name: str, empty: str = NO_TEXT
+) -> Parsed:
+    """Pages of lines (text layer or OCR) → paragraph blocks; ``LoadError(empty)`` if none."""
+    _snap_sizes([line for page in pages for line in page if line.indent is not None])
     lines = _strip_chrome(pages)
     if not lines:
-        raise LoadError(name, NO_TEXT)
+        raise LoadError(name, empty)
     builder = TextBuilder()
     headings: list[str] = []
+    headers: tuple[str, ...] = ()
     for para, is_title in _reflow(lines):
         text = _join(para)
+        flags = {"page": para[0].page, "low_confidence": any(line.low for line in para)}
+        cells = para[0].cells
+        if cells and len(cells) == len(headers):
+            row = table_row_text(headers, cells)
+            builder.add("table_row", row, headers=headers, cells=cells, **flags)
+            continue
+        headers = cells  # a table's first row (kept as a paragraph), or no table
         if is_title:
-            block = builder.add("heading", text, level=1, page=para[0].page)
+            block = builder.add("heading", text, level=1, **flags)
             if block is not None:
                 headings.append(builder.text[block.start : block.end])
         else:
-            builder.add("paragraph", text, page=para[0].page)
+            builder.add("paragraph", text, **flags)
     if not builder.blocks:
-        raise LoadError(name, NO_TEXT)
+        raise LoadError(name, empty)
     parsed = Parsed.from_builder(builder)
     parsed.title = _pick_title(headings, meta_title, parsed)
     return parsed
+
+
+# --- scanned pages ----------------------------------------------------------------------------
+
+
+def _scanned_pages(data: bytes, pages: list[list[Line]]) -> list[int]:
+    """1-based numbers of the pages that are images of text: (almost) no text layer, mostly
+    covered by images. Pages with neither text nor images are blank, not scans."""
+    candidates = [
+        n
+        for n, page in enumerate(pages, 1)
+        if sum(len("".join(line.text.split())) for line in page) < MIN_TEXT_CHARS
+    ]
+    if not candidates:
+        return []
+    try:
+        import pypdfium2 as pdfium
+        import pypdfium2.raw as pdfium_c
+
+        doc = pdfium.PdfDocument(data)
+    except Exception:  # pypdf read it, pdfium cannot (or is missing): no page is taken for a scan
+        return []
+    scanned = []
+    try:
+        for n in candidates:
+            page = doc[n - 1]
+            width, height = page.get_size()
+            covered = 0.0
+            for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=3):
+                left, bottom, right, top = obj.get_bounds()
+                w = max(0.0, min(right, width) - max(left, 0.0))
+                h = max(0.0, min(top, height) - max(bottom, 0.0))
+                covered += w * h
+            if width * height and covered / (width * height) >= MIN_IMAGE_COVER:
+                scanned.append(n)
+    finally:
+        doc.close()
+    return scanned
+
+
+def _ocr(data: bytes, name: str, numbers: list[int], options) -> dict[int, list[Line]]:
+    import pypdfium2 as pdfium
+
+    from assistant.ingest.ocr import LONG_SIDE, read_pages
+
+    try:
+        doc = pdfium.PdfDocument(data)
+    except Exception as exc:
+        raise LoadError(name, f"PDF 页面无法渲染（{type(exc).__name__}）") from exc
+    try:
+
+        def renderer(n: int):
+            def render():
+                page = doc[n - 1]
+                scale = LONG_SIDE / max(page.get_size())
+                return page.render(scale=scale, grayscale=True).to_pil()
+
+            return render
+
+        jobs = ((n, renderer(n), max(doc[n - 1].get_size())) for n in numbers)
+        return read_pages(jobs, len(numbers), name, options)
+    finally:
+        doc.close()
+
+
+def _snap_sizes(lines: list[Line]) -> None:
+    """OCR sizes are measured per line and differ a little on every one: sizes that follow each
+    other within 8% form one level (its median), so body text is one size and titles another."""
+    if not lines:
+        return
+    ordered = sorted(lines, key=lambda line: line.size)
+    groups: list[list[Line]] = [[ordered[0]]]
+    for prev, line in zip(ordered, ordered[1:], strict=False):
+        if line.size > prev.size * 1.08:
+            groups.append([])
+        groups[-1].append(line)
+    for group in groups:
+        level = group[len(group) // 2].size
+        for line in group:
+            line.size = level
 
 
 # --- extraction -------------------------------------------------------------------------------
@@ -242,12 +368,18 @@ def _reflow(lines: list[Line]) -> list[tuple[list[Line], bool]]:
         )
 
     def ends_paragraph(a: Line, b: Line) -> bool:
+        if a.cells or b.cells:
+            return True  # a table row is a block of its own
         if abs(a.size - b.size) > 0.1 * max(a.size, b.size):
             return True
         if _NUMBERED.match(b.text) or _ends_with(a.text, HARD_END):
             return True
         if big(a) and big(b):
             return False  # one title wrapped over several lines
+        if b.indent is not None and b.indent >= 1.5:
+            return True  # a scanned paragraph's indented first line
+        if a.slack is not None and a.slack >= 2:
+            return True  # a scanned line that stops well short of the margin ends its paragraph
         if _ends_with(a.text, SOFT_END) and width(a) < measure - 2 * a.size:
             return True
         return title_like(a) or title_like(b)
