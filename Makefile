@@ -48,5 +48,10 @@ eval: setup index
 eval-llm: setup index  ## the eval in LLM mode against the scripted local OpenAI-compatible server
 	$(BIN)/python evals/llm_eval.py
 
+FUZZ_EXAMPLES ?= 100
+.PHONY: fuzz
+fuzz: setup  ## schemathesis, every operation and check, against a server it starts (≥ 1,000 cases)
+	$(BIN)/python tests/api/fuzz.py --max-examples $(FUZZ_EXAMPLES)
+
 clean:
 	rm -rf index/chroma index/gen index/manifest.json .pytest_cache

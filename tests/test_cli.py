@@ -49,6 +49,7 @@ def test_search_json_is_the_hits_contract(seed_settings):
         "score",
         "start",
         "end",
+        "page",  # paged documents (PDF, scans); null otherwise
     }
     assert "科融信" in hits[0]["text"]
 

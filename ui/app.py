@@ -24,6 +24,7 @@ import gradio as gr
 from fastapi import FastAPI
 
 from assistant.api.deps import check_admin_key
+from assistant.api.limits import KEY_COOKIE
 from assistant.config import MAX_QUESTION_CHARS, Settings
 from assistant.errors import SUPPORTED_SUFFIXES, AssistantError
 from assistant.models import Answer
@@ -101,7 +102,7 @@ def render_citations(answer: Answer) -> str:
         return ""
     items = "".join(
         f'<div class="pa-cite"><div class="pa-cite-doc">[{c.id}] 《{html.escape(c.title)}》</div>'
-        f'<div class="pa-cite-section">{html.escape(c.section) or "（正文）"}</div>'
+        f'<div class="pa-cite-section">{html.escape(c.where) or "（正文）"}</div>'
         f'<blockquote class="pa-cite-text">{html.escape(c.text)}</blockquote></div>'
         for c in answer.citations
     )
@@ -210,10 +211,37 @@ def _validity(doc, titles: dict[str, str]) -> str:
     return "现行" + (f"（有效期至{doc.effective_to}）" if doc.effective_to else "")
 
 
+# Gradio's upload route only takes files from a holder of the admin key (assistant.api.limits):
+# the key field puts the key into a cookie for this page's path, which the browser then sends
+# along with the file; SameSite=Strict, and the guard also refuses other origins.
+SET_KEY_COOKIE = f"""(key) => {{
+  const path = window.location.pathname.replace(/[^/]*$/, "") || "/";
+  const secure = window.location.protocol === "https:" ? "; Secure" : "";
+  document.cookie = "{KEY_COOKIE}=" + encodeURIComponent(key || "") +
+    "; path=" + path + "; SameSite=Strict" + secure;
+  return [];
+}}"""
+CACHE_CLEANUP = (1800, 3600)  # every 30 min, Gradio deletes its cached files older than 1 h
+
+
+def _client(request: gr.Request | None) -> str | None:
+    client = getattr(request, "client", None)
+    return getattr(client, "host", None)
+
+
+def _discard(path: str) -> None:
+    """An uploaded file lives in Gradio's cache; once read (or refused) it is not needed."""
+    try:
+        Path(path).unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
 class DocumentsHandler:
-    def __init__(self, assistant: Assistant, settings: Settings):
+    def __init__(self, assistant: Assistant, settings: Settings, throttle=None):
         self.assistant = assistant
         self.settings = settings
+        self.throttle = throttle  # the API's failed-key throttle, shared with this tab
 
     def table(self) -> tuple[list[list], gr.Dropdown]:
         try:
@@ -228,22 +256,44 @@ class DocumentsHandler:
         ]
         return rows, gr.Dropdown(choices=[(d.title, d.doc_id) for d in docs], value=None)
 
-    def upload(self, key: str, path: str | None):
+    def _check_key(self, key: str, request: gr.Request | None) -> None:
+        check_admin_key(self.settings, key, client=_client(request), throttle=self.throttle)
+
+    def upload(
+        self,
+        key: str,
+        path: str | None,
+        request: gr.Request = None,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 — Gradio's own injection marker
+    ):
         if not path:
             return ("请先选择要上传的文件。", *self.table())
+        stages = {"ocr": "识别扫描页", "embed": "计算向量", "store": "写入索引"}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if total:
+                progress((done, total), desc=f"{stages.get(stage, stage)} {done}/{total}")
+
         try:
-            check_admin_key(self.settings, key)
-            doc_id, summary = self.assistant.add_document(Path(path).name, Path(path).read_bytes())
+            self._check_key(key, request)
+            doc_id, summary = self.assistant.add_document(
+                Path(path).name, Path(path).read_bytes(), progress=report
+            )
         except AssistantError as exc:
             return (f"❌ 上传失败：{exc}", *self.table())
+        except OSError:
+            return ("❌ 上传失败：上传的文件已过期或不存在，请重新选择文件。", *self.table())
+        finally:
+            if request is not None:  # served through Gradio: the path is its cached upload
+                _discard(path)
         msg = f"✅ 已上传并索引 {doc_id}：共 {summary.files} 个文件、{summary.chunks} 个片段。"
         return (msg, *self.table())
 
-    def delete(self, key: str, doc_id: str | None):
+    def delete(self, key: str, doc_id: str | None, request: gr.Request = None):
         if not doc_id:
             return ("请先选择要删除的文档。", *self.table())
         try:
-            check_admin_key(self.settings, key)
+            self._check_key(key, request)
             summary = self.assistant.delete_document(doc_id)
         except AssistantError as exc:
             return (f"❌ 删除失败：{exc}", *self.table())
@@ -311,12 +361,17 @@ class TargetsHandler:
 
 
 def build_ui(
-    assistant: Assistant, settings: Settings, on_answer: Callable[[Answer], None] | None = None
+    assistant: Assistant,
+    settings: Settings,
+    on_answer: Callable[[Answer], None] | None = None,
+    throttle=None,
 ) -> gr.Blocks:
     chat = ChatHandler(assistant, on_answer)
-    docs = DocumentsHandler(assistant, settings)
+    docs = DocumentsHandler(assistant, settings, throttle)
     targets = TargetsHandler(assistant)
-    with gr.Blocks(title="威海科技政策问答助手", analytics_enabled=False) as demo:
+    with gr.Blocks(
+        title="威海科技政策问答助手", analytics_enabled=False, delete_cache=CACHE_CLEANUP
+    ) as demo:
         gr.Markdown(
             "## 威海科技政策问答助手\n"
             "根据已收录的政策文件回答问题，每个回答都注明出处；文件中没有依据时会如实说明。"
@@ -422,6 +477,7 @@ def build_ui(
             refresh = gr.Button("刷新列表", size="sm")
             gr.Markdown("上传或删除文档需要管理密钥（服务端环境变量 `PA_API_KEY`）。")
             key = gr.Textbox(label="管理密钥", type="password", elem_id="pa-admin-key")
+            key.change(None, [key], None, js=SET_KEY_COOKIE, api_visibility="private")
             with gr.Row():
                 with gr.Column():
                     upload_file = gr.File(
@@ -460,10 +516,12 @@ def mount_ui(
     settings: Settings,
     path: str = "/ui",
     metrics=None,
+    throttle=None,
 ) -> FastAPI:
-    """Mount the UI on ``app``; ``metrics`` (the API's ``Metrics``) also counts UI answers."""
+    """Mount the UI on ``app``; ``metrics`` (the API's ``Metrics``) also counts UI answers;
+    ``throttle`` (the API's failed-key throttle) also counts the documents tab's wrong keys."""
     on_answer = (lambda a: metrics.observe_answer(a, "ui")) if metrics is not None else None
-    demo = build_ui(assistant, settings, on_answer)
+    demo = build_ui(assistant, settings, on_answer, throttle)
     return gr.mount_gradio_app(
         app,
         demo,

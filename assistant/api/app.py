@@ -12,6 +12,7 @@ import os
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -19,11 +20,15 @@ from ..config import Settings, get_settings
 from ..errors import AssistantError
 from ..service import Assistant
 from . import handlers
-from .deps import Workers
+from .deps import Workers, openai_keys
+from .limits import BodyLimitMiddleware, UploadGuard, body_limits
 from .metrics import Metrics, MetricsMiddleware
+from .openapi import drop_unenforced_security
 from .routes import ask, documents, health, openai, targets
+from .throttle import AuthThrottle
 
 log = logging.getLogger("assistant.api")
+UI_PATH = "/ui"
 
 DESCRIPTION = """威海科技政策问答助手：基于已收录政策文件的问答，每个回答都注明出处；文件中没有依据时如实说明。
 
@@ -73,6 +78,20 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.state.assistant = assistant
     app.state.metrics = metrics
     app.state.workers = Workers(_worker_slots(settings))
+    throttle = AuthThrottle(settings.auth_max_failures, settings.auth_window_s)
+    app.state.auth_throttle = throttle
+    # Innermost first: the body cap, then the upload guard (key before size), then CORS — a
+    # parent CORSMiddleware also makes Gradio drop its own, which reflects localhost origins
+    # with credentials — and the metrics outermost, so refused requests are counted too.
+    app.add_middleware(BodyLimitMiddleware, limit_for=body_limits(settings, UI_PATH))
+    app.add_middleware(UploadGuard, settings=settings, throttle=throttle, ui_path=UI_PATH)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=_origins(settings),
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     handlers.install(app)
 
@@ -99,5 +118,26 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     from ui.app import mount_ui  # gradio imports slowly; only the serving process needs it
 
-    mount_ui(app, assistant, settings, path="/ui", metrics=metrics)
+    mount_ui(app, assistant, settings, path=UI_PATH, metrics=metrics, throttle=throttle)
+    _document_openapi(app, settings)
     return app
+
+
+def _document_openapi(app: FastAPI, settings: Settings) -> None:
+    """The generated document, less the bearer scheme on the OpenAI routes when no
+    ``PA_OPENAI_KEYS`` are set (they take any key then, or none)."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = generate()
+            if not openai_keys(settings):
+                schema = drop_unenforced_security(schema, handlers.OPENAI_PATHS)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _origins(settings: Settings) -> list[str]:
+    return [o.strip().rstrip("/") for o in (settings.cors_origins or "").split(",") if o.strip()]

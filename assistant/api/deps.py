@@ -16,6 +16,7 @@ from ..config import Settings
 from ..errors import AuthError
 from ..service import Assistant
 from .metrics import Metrics
+from .throttle import AuthThrottle
 
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <密钥>")
 
@@ -56,6 +57,14 @@ def get_workers(request: Request) -> Workers:
     return request.app.state.workers
 
 
+def get_throttle(request: Request) -> AuthThrottle | None:
+    return getattr(request.app.state, "auth_throttle", None)
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
@@ -68,14 +77,25 @@ def _matches(presented: str, expected: str) -> bool:
     return hmac.compare_digest(presented.encode(), expected.encode())
 
 
-def check_admin_key(settings: Settings, presented: str | None) -> None:
-    """Raise ``AuthError`` unless ``presented`` is the admin key (``PA_API_KEY``).
-    Shared by the API and the UI's document tab."""
+def check_admin_key(
+    settings: Settings,
+    presented: str | None,
+    *,
+    client: str | None = None,
+    throttle: AuthThrottle | None = None,
+) -> None:
+    """Raise ``AuthError`` unless ``presented`` is the admin key (``PA_API_KEY``); with a
+    ``throttle``, ``TooManyAttempts`` while ``client`` has guessed wrong too often.
+    Shared by the API, the UI's document tab and the guard on Gradio's upload route."""
     if not settings.api_key:
         raise AuthError("服务未配置管理密钥（PA_API_KEY），上传和删除功能已停用")
+    if throttle is not None:
+        throttle.check(client)
     if not presented:
         raise AuthError("缺少管理密钥：请在请求头中提供 Authorization: Bearer <PA_API_KEY>")
     if not _matches(presented, settings.api_key):
+        if throttle is not None:
+            throttle.failed(client)
         raise AuthError("管理密钥错误")
 
 
@@ -83,19 +103,29 @@ def openai_keys(settings: Settings) -> list[str]:
     return [k.strip() for k in (settings.openai_keys or "").split(",") if k.strip()]
 
 
-def require_admin(settings: SettingsDep, credentials: Credentials) -> None:
-    check_admin_key(settings, credentials.credentials if credentials else None)
+def require_admin(request: Request, settings: SettingsDep, credentials: Credentials) -> None:
+    check_admin_key(
+        settings,
+        credentials.credentials if credentials else None,
+        client=client_address(request),
+        throttle=get_throttle(request),
+    )
 
 
-def require_openai_key(settings: SettingsDep, credentials: Credentials) -> None:
+def require_openai_key(request: Request, settings: SettingsDep, credentials: Credentials) -> None:
     """Open when ``PA_OPENAI_KEYS`` is unset; otherwise the bearer key must be one of them."""
     keys = openai_keys(settings)
     if not keys:
         return
+    throttle, client = get_throttle(request), client_address(request)
+    if throttle is not None:
+        throttle.check(client)
     if credentials is None:
         raise AuthError("缺少 API 密钥：请提供 Authorization: Bearer <密钥>")
     # compare with every key (no early exit) so timing does not tell which one was close
     if not any([_matches(credentials.credentials, k) for k in keys]):  # noqa: C419
+        if throttle is not None:
+            throttle.failed(client)
         raise AuthError("API 密钥无效")
 
 

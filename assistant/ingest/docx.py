@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import LoadError
+from .archive import check_archive
 from .blocks import Parsed, TextBuilder, squeeze, table_row_text
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -52,6 +53,7 @@ def _val(el: Any, path: str) -> str | None:
 def read_docx(data: bytes, name: str) -> Parsed:
     import docx
 
+    check_archive(data, name)  # sizes and ratios from the zip directory, before inflating
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, HTTPException, Request
 
+from ..api.openapi import errors
 from ..config import Settings
 from .dispatch import REPLY_BUDGET_S, Answerer, Responder
 from .routes import mp_endpoint, work_endpoint
@@ -46,6 +47,20 @@ def build_router(
         log.info("%s %s: %s", name, "on" if endpoint else "off", note)
 
     router = APIRouter(tags=["wechat"])
+    verify_doc = {
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "echostr"},
+        **errors(400, 403, 404, 413),
+    }
+    receive_doc = {
+        200: {
+            "content": {
+                "application/xml": {"schema": {"type": "string"}},
+                "text/plain": {"schema": {"type": "string"}},
+            },
+            "description": "被动回复 XML，或 success",
+        },
+        **errors(400, 403, 404, 413),
+    }
 
     def require(endpoint, name: str, note: str):
         if endpoint is None:
@@ -53,19 +68,19 @@ def build_router(
             raise HTTPException(404, "Not Found")
         return endpoint
 
-    @router.get("/wechat/mp", summary="公众号 server URL verification")
+    @router.get("/wechat/mp", summary="公众号 server URL verification", responses=verify_doc)
     def mp_verify(request: Request):
         return require(mp, "wechat/mp", mp_note).verify(request)
 
-    @router.post("/wechat/mp", summary="公众号 message callback")
+    @router.post("/wechat/mp", summary="公众号 message callback", responses=receive_doc)
     async def mp_receive(request: Request):
         return await require(mp, "wechat/mp", mp_note).receive(request)
 
-    @router.get("/wechat/work", summary="企业微信 callback URL verification")
+    @router.get("/wechat/work", summary="企业微信 callback URL verification", responses=verify_doc)
     def work_verify(request: Request):
         return require(work, "wechat/work", work_note).verify(request)
 
-    @router.post("/wechat/work", summary="企业微信 message callback")
+    @router.post("/wechat/work", summary="企业微信 message callback", responses=receive_doc)
     async def work_receive(request: Request):
         return await require(work, "wechat/work", work_note).receive(request)
 

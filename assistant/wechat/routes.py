@@ -2,7 +2,8 @@
 
 Order of work for every POST, so that nothing unauthenticated is ever parsed:
 size cap → signature (constant time) + timestamp freshness → DOCTYPE/ENTITY refusal →
-decrypt → parse → answer → passive reply (encrypted when the request was).
+decrypt → parse → the (timestamp, nonce) pair not seen with another message → answer →
+passive reply (encrypted when the request was).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import binascii
 import logging
 import struct
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -23,7 +24,7 @@ from wechatpy.exceptions import WeChatException
 from ..config import Settings
 from .dispatch import Responder
 from .messages import Inbound, MalformedMessage, parse_message, text_reply
-from .security import extract_encrypt, fresh, has_dtd, read_capped, signature_ok
+from .security import ReplayGuard, extract_encrypt, fresh, has_dtd, read_capped, signature_ok
 
 log = logging.getLogger("assistant.wechat")
 
@@ -66,11 +67,16 @@ def _decrypt(name: str, crypto, encrypt: str, query, timestamp: str, nonce: str)
     return xml
 
 
-def _parse(name: str, xml: str) -> Inbound:
+def _parse(name: str, xml: str, replays: ReplayGuard, timestamp: str, nonce: str) -> Inbound:
     try:
-        return parse_message(xml)
+        msg = parse_message(xml)
     except MalformedMessage as err:
         raise _reject(400, name, str(err)) from None
+    if not replays.admit(timestamp, nonce, msg.model_dump_json()):
+        raise _reject(
+            403, name, f"timestamp/nonce {timestamp}/{nonce} replayed with another message"
+        )
+    return msg
 
 
 def _xml(body: str) -> Response:
@@ -85,6 +91,7 @@ class MpEndpoint:
     crypto: MpCrypto | None
     responder: Responder
     name: str = "wechat/mp"
+    replays: ReplayGuard = field(default_factory=ReplayGuard)
 
     def verify(self, request: Request) -> PlainTextResponse:
         query = request.query_params
@@ -116,7 +123,7 @@ class MpEndpoint:
                 xml = body.decode("utf-8")
             except UnicodeDecodeError:
                 raise _reject(400, self.name, "body is not UTF-8") from None
-        msg = _parse(self.name, xml)
+        msg = _parse(self.name, xml, self.replays, timestamp, nonce)
         text = await self.responder.respond(msg)
         if text is None:
             return PlainTextResponse(SUCCESS)
@@ -134,6 +141,7 @@ class WorkEndpoint:
     crypto: WorkCrypto
     responder: Responder
     name: str = "wechat/work"
+    replays: ReplayGuard = field(default_factory=ReplayGuard)
 
     def verify(self, request: Request) -> PlainTextResponse:
         query = request.query_params
@@ -164,7 +172,7 @@ class WorkEndpoint:
         if has_dtd(body):
             raise _reject(400, self.name, "DOCTYPE/ENTITY in the body")
         xml = _decrypt(self.name, self.crypto, encrypt, query, timestamp, nonce)
-        msg = _parse(self.name, xml)
+        msg = _parse(self.name, xml, self.replays, timestamp, nonce)
         text = await self.responder.respond(msg)
         if text is None:
             return PlainTextResponse(SUCCESS)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import threading
 import time
+from collections import OrderedDict
 
 from fastapi import HTTPException, Request
 
@@ -66,3 +68,35 @@ def extract_encrypt(body: bytes) -> str | None:
         return None
     cdata, bare = found[0]
     return (cdata or bare).decode("ascii")
+
+
+class ReplayGuard:
+    """Remembers each (timestamp, nonce) pair with a digest of the message it carried, for as
+    long as that timestamp passes ``fresh()``. The URL signature covers only the pair, so in
+    plain mode a captured URL could otherwise carry any message for 300 s: the same pair with a
+    different message is refused. The same message again (WeChat's own retry) passes, and the
+    dispatcher's MsgId dedup answers it once. In memory, per process: a restart forgets."""
+
+    def __init__(self, max_pairs: int = 100_000, clock=time.time):
+        self.max_pairs = max_pairs
+        self._clock = clock
+        self._seen: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def admit(self, timestamp: str, nonce: str, message: str) -> bool:
+        """False when the pair was seen with another message within the freshness window."""
+        digest = hashlib.sha256(message.encode("utf-8", "replace")).hexdigest()
+        now = self._clock()
+        with self._lock:
+            while self._seen and next(iter(self._seen.values()))[1] < now:
+                self._seen.popitem(last=False)  # the oldest entries expire first
+            key = (timestamp, nonce)
+            seen = self._seen.get(key)
+            if seen is not None:
+                return hmac.compare_digest(seen[0], digest)
+            # a timestamp passes fresh() until it is MAX_CLOCK_SKEW_S in the past
+            expires = max(now, float(int(timestamp))) + MAX_CLOCK_SKEW_S + 1
+            self._seen[key] = (digest, expires)
+            if len(self._seen) > self.max_pairs:
+                self._seen.popitem(last=False)
+            return True

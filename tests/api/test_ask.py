@@ -83,6 +83,7 @@ def test_search_returns_hits_in_the_documented_shape(http):
         "score",
         "start",
         "end",
+        "page",  # paged documents (PDF, scans); null otherwise
     }
     assert any(FINANCE_SECTION in h["section"] for h in hits)
 

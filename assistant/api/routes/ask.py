@@ -7,9 +7,10 @@ from fastapi import APIRouter
 from ...models import Answer
 from ...retrieve import Filters
 from ..deps import AssistantDep, MetricsDep, WorkersDep
+from ..openapi import errors
 from ..schemas import AskRequest, SearchRequest, SearchResponse
 
-router = APIRouter(prefix="/v1", tags=["问答"])
+router = APIRouter(prefix="/v1", tags=["问答"], responses=errors(413, 422, 503))
 
 
 def _filters(doc_ids: list[str] | None, year: int | None) -> Filters:

@@ -10,17 +10,21 @@ letting anyone without a key push gigabytes to the server's temp directory.
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from ...errors import DocumentNotFoundError
 from ...service import safe_filename
 from ..deps import AdminKey, AssistantDep, SettingsDep
+from ..limits import MULTIPART_OVERHEAD
+from ..openapi import errors
 from ..schemas import BuildReport, DeleteResponse, DocumentList, UploadResponse
 
 router = APIRouter(prefix="/v1/documents", tags=["文档"])
 READ_CHUNK = 1024 * 1024
-MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
 _UPLOAD_BODY = {
     "requestBody": {
         "required": True,
@@ -37,7 +41,7 @@ _UPLOAD_BODY = {
 }
 
 
-@router.get("", response_model=DocumentList, summary="已收录的文档")
+@router.get("", response_model=DocumentList, summary="已收录的文档", responses=errors(413))
 def list_documents(assistant: AssistantDep) -> DocumentList:
     return DocumentList(documents=assistant.documents())
 
@@ -48,6 +52,7 @@ def list_documents(assistant: AssistantDep) -> DocumentList:
     status_code=201,
     dependencies=[AdminKey],
     summary="上传文档（.txt .md .html .pdf .docx）并增量更新索引",
+    responses=errors(400, 401, 411, 413, 415, 422, 429, 500),
     openapi_extra=_UPLOAD_BODY,
 )
 async def upload_document(
@@ -85,7 +90,25 @@ async def upload_document(
     response_model=DeleteResponse,
     dependencies=[AdminKey],
     summary="删除文档并更新索引",
+    responses=errors(401, 404, 413, 422, 429, 500),
 )
-def delete_document(doc_id: str, assistant: AssistantDep) -> DeleteResponse:
-    summary = assistant.delete_document(doc_id)
+def delete_document(doc_id: str, request: Request, assistant: AssistantDep) -> DeleteResponse:
+    try:
+        summary = assistant.delete_document(doc_id)
+    except DocumentNotFoundError:
+        # An id that itself contains "%2F" (a file named so) arrives decoded as "/" when the
+        # client put it in the URL as it is: try the path as sent, with only %2F left encoded.
+        literal = _literal_id(request)
+        if literal is None or literal == doc_id:
+            raise
+        summary, doc_id = assistant.delete_document(literal), literal
     return DeleteResponse(doc_id=doc_id, index=BuildReport(**summary.as_dict()))
+
+
+def _literal_id(request: Request) -> str | None:
+    raw = request.scope.get("raw_path")
+    prefix = (request.scope.get("root_path", "") + router.prefix + "/").encode()
+    if not raw or not raw.startswith(prefix):
+        return None
+    tail = raw[len(prefix) :].decode("utf-8", "replace")
+    return unquote(tail.replace("%2F", "%252F").replace("%2f", "%252f"))

@@ -7,12 +7,18 @@ from fastapi.responses import JSONResponse
 
 from ...errors import AssistantError
 from ..deps import AssistantDep, MetricsDep, SettingsDep
+from ..openapi import errors
 from ..schemas import Health
 
 router = APIRouter(tags=["运维"])
 
 
-@router.get("/healthz", response_model=Health, summary="健康检查")
+@router.get(
+    "/healthz",
+    response_model=Health,
+    summary="健康检查",
+    responses={503: {"model": Health, "description": "索引尚未建立或不可用"}, **errors(413)},
+)
 def healthz(assistant: AssistantDep, settings: SettingsDep):
     mode = "llm" if settings.llm_enabled else "extractive"
     try:
@@ -24,6 +30,14 @@ def healthz(assistant: AssistantDep, settings: SettingsDep):
     return Health(status="ok", documents=len(docs), chunks=sum(d.chunks for d in docs), mode=mode)
 
 
-@router.get("/metrics", summary="Prometheus 指标", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus 指标",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "指标"},
+        **errors(413),
+    },
+)
 def metrics(registry: MetricsDep) -> Response:
     return Response(registry.render(), media_type=registry.content_type)

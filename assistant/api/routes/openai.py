@@ -28,6 +28,7 @@ from ...service import StreamEvent
 from ..deps import AssistantDep, MetricsDep, OpenAIKey, WorkersDep
 from ..handlers import openai_error, status_for
 from ..metrics import Metrics
+from ..openapi import errors
 from ..schemas import ChatCompletionRequest, ChatMessage
 
 MODEL_ID = "policy-assistant"
@@ -35,7 +36,36 @@ CREATED = 1735689600  # 2025-01-01: a fixed "model release" time for /v1/models
 CORRECTION = "\n\n（以上内容未通过出处核对，以下为更正后的回答）\n\n"
 _CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
 
-router = APIRouter(prefix="/v1", tags=["OpenAI 兼容"], dependencies=[OpenAIKey])
+router = APIRouter(
+    prefix="/v1",
+    tags=["OpenAI 兼容"],
+    dependencies=[OpenAIKey],
+    responses=errors(401, 413, 429, openai=True),
+)
+_STREAM = {
+    200: {
+        "description": "`stream: false`：chat.completion 对象；`stream: true`：SSE 事件流"
+        "（chat.completion.chunk … `data: [DONE]`）",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            # one event (OpenAPI 3.1 has ``schema`` describe each event of a stream)
+            "text/event-stream": {
+                "schema": {
+                    "type": "object",
+                    "required": ["data"],
+                    "properties": {
+                        "data": {
+                            "type": "string",
+                            "description": "chat.completion.chunk 的 JSON，最后是 [DONE]",
+                        },
+                        "event": {"type": "string"},
+                    },
+                }
+            },
+        },
+    },
+    **errors(422, 503, openai=True),
+}
 
 
 @router.get("/models", summary="模型列表（OpenAI 兼容）")
@@ -68,7 +98,7 @@ def split_conversation(messages: list[ChatMessage]) -> tuple[str, list[dict]]:
 def sources_block(answer: Answer) -> str:
     parts = []
     if answer.citations:
-        lines = [f"[{c.id}]《{c.title}》{c.section}".rstrip() for c in answer.citations]
+        lines = [f"[{c.id}]《{c.title}》{c.where}".rstrip() for c in answer.citations]
         parts.append("来源：\n" + "\n".join(lines))
     if answer.note:
         parts.append(f"说明：{answer.note}")
@@ -93,7 +123,7 @@ def _usage(messages: list[ChatMessage], content: str) -> dict:
     }
 
 
-@router.post("/chat/completions", summary="对话补全（OpenAI 兼容，支持 stream）")
+@router.post("/chat/completions", summary="对话补全（OpenAI 兼容，支持 stream）", responses=_STREAM)
 async def chat_completions(
     body: ChatCompletionRequest, assistant: AssistantDep, metrics: MetricsDep, workers: WorkersDep
 ):

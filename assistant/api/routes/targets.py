@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from ...targets import Target, TargetLedger
 from ..deps import AssistantDep
+from ..openapi import errors
 
 router = APIRouter(prefix="/v1", tags=["指标台账"])
 
@@ -39,7 +40,13 @@ def content_disposition(filename: str) -> str:
     "/targets",
     response_model=TargetList,
     summary="指标台账：文件中的全部量化目标，可筛选，可导出 CSV",
-    responses={200: {"content": {"text/csv": {}}, "description": "JSON 或 CSV（format=csv）"}},
+    responses={
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "JSON 或 CSV（format=csv）",
+        },
+        **errors(413, 422, 503),
+    },
 )
 def list_targets(
     assistant: AssistantDep,
@@ -48,9 +55,16 @@ def list_targets(
         str | None, Query(description="条目编号（如 13）或章节文字", examples=["13"])
     ] = None,
     q: Annotated[str | None, Query(description="关键词", examples=["鲁科贷"])] = None,
-    fmt: Annotated[str, Query(alias="format", description="输出格式：json（默认）或 csv")] = "json",
+    fmt: Annotated[
+        str,
+        Query(
+            alias="format",
+            description="输出格式：json（默认）或 csv（不区分大小写）",
+            json_schema_extra={"pattern": "^([jJ][sS][oO][nN]|[cC][sS][vV])$"},
+        ),
+    ] = "json",
 ):
-    kind = fmt.strip().lower()
+    kind = fmt.lower()
     if kind not in FORMATS:
         raise HTTPException(422, f"不支持的输出格式 {fmt}（可选 {'、'.join(FORMATS)}）")
     rows = assistant.target_rows(doc=doc, section=section, q=q)
