@@ -143,8 +143,7 @@ def units(doc: Document, max_chars: int = MAX_CHARS) -> list[_Unit]:
                 cur is not None
                 and cur.section == section()
                 and (
-                    cur.kind == "article"
-                    or (cur.kind == "text" and b.end - cur.start <= max_chars)
+                    cur.kind == "article" or (cur.kind == "text" and b.end - cur.start <= max_chars)
                 )
             ):
                 cur.blocks.append(b)

@@ -90,10 +90,22 @@ class Evidence:
 
 
 MAX_HISTORY_TURNS = 10
-ANSWER_CANDIDATES = 12  # fitted on the devcorpus dev split: 5 → 0.80, 8 → 0.81, 12 → 0.82, 16 → 0.80
+ANSWER_CANDIDATES = (
+    12  # fitted on the devcorpus dev split: 5 → 0.80, 8 → 0.81, 12 → 0.82, 16 → 0.80
+)
 _DOC_FIELDS = (
-    "doc_no", "issuers", "date", "published", "effective_from", "effective_to", "status",
-    "superseded_by", "interprets", "index_no", "places", "year",
+    "doc_no",
+    "issuers",
+    "date",
+    "published",
+    "effective_from",
+    "effective_to",
+    "status",
+    "superseded_by",
+    "interprets",
+    "index_no",
+    "places",
+    "year",
 )
 
 
@@ -292,9 +304,7 @@ class Assistant:
         prev_scope = reader.scope.resolve(understand(normalise(previous)).ask, reader.full_text)
         if prev_scope.out_of_scope:
             return scope
-        prev_hits = self.retriever.retrieve_scored(
-            previous, 3, scoped_filters(None, prev_scope)
-        )
+        prev_hits = self.retriever.retrieve_scored(previous, 3, scoped_filters(None, prev_scope))
         prev_docs = list(dict.fromkeys(h.chunk.doc_id for h in prev_hits))[:2]
         return narrow_to(scope, prev_docs, reader)
 

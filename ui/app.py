@@ -250,8 +250,15 @@ class DocumentsHandler:
             docs = []
         titles = {d.doc_id: d.title for d in docs}
         rows = [
-            [d.title, d.doc_no or "", d.issuer or "", d.date or "", _validity(d, titles), d.chunks,
-             d.source]
+            [
+                d.title,
+                d.doc_no or "",
+                d.issuer or "",
+                d.date or "",
+                _validity(d, titles),
+                d.chunks,
+                d.source,
+            ]
             for d in docs
         ]
         return rows, gr.Dropdown(choices=[(d.title, d.doc_id) for d in docs], value=None)

@@ -18,11 +18,11 @@ from dataclasses import asdict, dataclass, field
 
 from .blocks import Parsed
 
-DOC_NO = re.compile(r"[\u4e00-\u9fff]{1,12}\s*[〔\[［（(]\s*(?:19|20)\d{2}\s*[〕\]］）)]\s*\d{1,4}\s*号")
-_DOC_NO_LINE = re.compile(rf"^(?:{DOC_NO.pattern})$")
-DATE = re.compile(
-    r"((?:19|20)\d{2})\s*(?:年|-|/|\.)\s*(\d{1,2})\s*(?:月|-|/|\.)\s*(\d{1,2})\s*日?"
+DOC_NO = re.compile(
+    r"[\u4e00-\u9fff]{1,12}\s*[〔\[［（(]\s*(?:19|20)\d{2}\s*[〕\]］）)]\s*\d{1,4}\s*号"
 )
+_DOC_NO_LINE = re.compile(rf"^(?:{DOC_NO.pattern})$")
+DATE = re.compile(r"((?:19|20)\d{2})\s*(?:年|-|/|\.)\s*(\d{1,2})\s*(?:月|-|/|\.)\s*(\d{1,2})\s*日?")
 _DATE_LINE = re.compile(rf"^{DATE.pattern}(?:印发)?$")
 _ORG_END = r"(?:局|委员会|委|人民政府|政府|办公室|办公厅|厅|部|院|中心|协会|银行|公司)"
 _ORG = re.compile(rf"[\u4e00-\u9fff（）()]{{2,30}}?{_ORG_END}")
@@ -32,6 +32,8 @@ def _is_org_line(line: str) -> bool:
     """A line made only of organisation names ("东港市科学技术局　东港市财政局")."""
     parts = [p for p in re.split(r"[\s、，,]+", line) if p]
     return bool(parts) and len(line) <= 80 and all(_ORG.fullmatch(p) for p in parts)
+
+
 _PLACE = re.compile(r"([\u4e00-\u9fff]{2,7}?(?:自治区|自治州|省|市|区|县|旗|盟))")
 _EFFECTIVE = re.compile(rf"自\s*{DATE.pattern}\s*起\s*(?:施行|实施|执行|生效)")
 _VALID_UNTIL = re.compile(rf"有效期\s*(?:[:：]\s*)?(?:至|到|截至)\s*{DATE.pattern}")
@@ -193,7 +195,9 @@ def extract(parsed: Parsed, fallback_title: str, today: dt.date | None = None) -
         signed = next((line for line in head + tail if _DATE_LINE.match(line)), None)
         meta.date = iso_date(signed)
     if meta.date is None:  # 版记: "……办公室　　2025年2月10日印发"
-        printed = next((m for line in tail if (m := re.search(rf"{DATE.pattern}\s*印发", line))), None)
+        printed = next(
+            (m for line in tail if (m := re.search(rf"{DATE.pattern}\s*印发", line))), None
+        )
         meta.date = iso_date(printed.group(0)) if printed else None
     meta.published = iso_date(_field(fields, "published"))
 
@@ -225,7 +229,10 @@ def extract(parsed: Parsed, fallback_title: str, today: dt.date | None = None) -
             continue
         no = m.group(2)
         meta.repeals.append(
-            {"title": name, "doc_no": DOC_NO.search(no).group(0) if no and DOC_NO.search(no) else None}
+            {
+                "title": name,
+                "doc_no": DOC_NO.search(no).group(0) if no and DOC_NO.search(no) else None,
+            }
         )
 
     meta.places = _places(meta)

@@ -31,7 +31,7 @@ _TAIL_SCAN = 12
 
 
 def read_fields(line: str) -> dict[str, str] | None:
-    """"索引号：X　发布单位：Y" → {"索引号": "X", "发布单位": "Y"}; None when the line is not
+    """ "索引号：X　发布单位：Y" → {"索引号": "X", "发布单位": "Y"}; None when the line is not
     made of such pairs (its text before the first label must be empty)."""
     matches = list(_FIELD.finditer(line))
     if not matches or line[: matches[0].start()].strip():
@@ -61,9 +61,7 @@ def split_page_chrome(lines: list[str]) -> tuple[list[str], dict[str, str]]:
     while kept and (not kept[-1].strip() or _CHROME_LINE.match(kept[-1])):
         kept.pop()
     tail_start = max(len(kept) - _TAIL_SCAN, 0)
-    kept = [
-        line for i, line in enumerate(kept) if i < tail_start or not _CHROME_LINE.match(line)
-    ]
+    kept = [line for i, line in enumerate(kept) if i < tail_start or not _CHROME_LINE.match(line)]
     return kept, fields
 
 

@@ -109,9 +109,7 @@ def refine(parsed: Parsed) -> Parsed:
         if b.kind == "list_item" or in_list:
             list_kind = list_kind or kind or "markup"
             depth = b.level or (1 if kind in (list_kind, None) else 2)
-            out.add(
-                "list_item", text, level=depth, label=label, lead_in=lead or b.lead_in, **attrs
-            )
+            out.add("list_item", text, level=depth, label=label, lead_in=lead or b.lead_in, **attrs)
             i += 1
             continue
         lead = list_kind = None

@@ -1,21 +1,29 @@
 """Check qa_extra.jsonl against the dev corpus (same text rules as devcorpus/.build/verify.py).
 
 Run: /work/main/.venv/bin/python evals/devcorpus/check_extra.py
+
+An authoring tool for the eval set, not part of the product: it uses the devcorpus's own
+extraction scripts (``$DEVCORPUS/.build``, default the shared read-only devcorpus) so that the
+evidence is checked against the documents independently of the product's loaders.
 """
+
 import json
+import os
 import re
 import sys
 from collections import Counter
 from pathlib import Path
 
-CORPUS = Path("/work/shared/devcorpus")
+CORPUS = Path(os.environ.get("DEVCORPUS", "/work/shared/devcorpus"))
 sys.path.insert(0, str(CORPUS / ".build"))
 from extract import pdf_pages, text_for  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 QA = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "qa_extra.jsonl"
-CATS = set("amount condition deadline materials procedure definition metadata supersession year "
-           "list table faq followup unanswerable".split())
+CATS = set(
+    "amount condition deadline materials procedure definition metadata supersession year "
+    "list table faq followup unanswerable".split()
+)
 REQUIRED = {"id", "doc", "category", "question", "answerable", "facts", "evidence"}
 problems = []
 
@@ -34,7 +42,11 @@ for p in sorted(CORPUS.iterdir()):
     if p.suffix.lower() == ".pdf":
         pdf_page_texts[p.name] = [t.replace("\r", "").replace("\n", "") for t in pdf_pages(p)]
 
-dev_questions = {json.loads(l)["question"] for l in (CORPUS / "dev_qa.jsonl").read_text(encoding="utf-8").splitlines() if l.strip()}
+dev_questions = {
+    json.loads(line)["question"]
+    for line in (CORPUS / "dev_qa.jsonl").read_text(encoding="utf-8").splitlines()
+    if line.strip()
+}
 
 records = []
 for n, line in enumerate(QA.read_text(encoding="utf-8").splitlines(), 1):
@@ -82,9 +94,18 @@ for r in records:
     # history present iff followup
     if ("history" in r) != (r["category"] == "followup"):
         fail(f"{rid}: history present iff followup")
-    if "history" in r and not (isinstance(r["history"], list) and r["history"] and all(
-            isinstance(t, dict) and set(t) == {"role", "content"} and t["role"] in ("user", "assistant")
-            and isinstance(t["content"], str) and t["content"] for t in r["history"])):
+    if "history" in r and not (
+        isinstance(r["history"], list)
+        and r["history"]
+        and all(
+            isinstance(t, dict)
+            and set(t) == {"role", "content"}
+            and t["role"] in ("user", "assistant")
+            and isinstance(t["content"], str)
+            and t["content"]
+            for t in r["history"]
+        )
+    ):
         fail(f"{rid}: malformed history")
     if r["answerable"]:
         ev = r["evidence"]
@@ -94,7 +115,11 @@ for r in records:
             fail(f"{rid}: evidence not in {r['doc']}: {ev!r}")
         if r["doc"].endswith((".html", ".txt", ".md")) and "\n" in ev:
             fail(f"{rid}: evidence spans lines")
-        if r["doc"] in pdf_page_texts and ev and not any(ev in pg for pg in pdf_page_texts[r["doc"]]):
+        if (
+            r["doc"] in pdf_page_texts
+            and ev
+            and not any(ev in pg for pg in pdf_page_texts[r["doc"]])
+        ):
             fail(f"{rid}: PDF evidence not within a single page")
         for fact in r["facts"]:
             if not isinstance(fact, str) or not fact:

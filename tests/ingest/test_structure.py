@@ -50,7 +50,9 @@ def test_articles_are_units_under_their_chapter(chunks):
 def test_enumeration_stays_with_its_lead_in(chunks):
     fourth = next(c for c in chunks["东港市科技创新券管理办法.txt"] if c.text.startswith("第四条"))
     assert all(f"（{n}）" in fourth.text for n in "一二三四五")
-    materials = next(c for c in chunks["东港市科技创新券管理办法.txt"] if c.text.startswith("第十条"))
+    materials = next(
+        c for c in chunks["东港市科技创新券管理办法.txt"] if c.text.startswith("第十条")
+    )
     assert "营业执照复印件" in materials.text and "企业信用承诺书" in materials.text
     md = chunks["东港市企业研发投入后补助实施细则.md"]
     conditions = next(c for c in md if c.text.startswith("申报企业应当同时满足以下条件："))
@@ -80,7 +82,9 @@ def test_pdf_text_has_no_break_inside_a_sentence_and_no_running_header(corpus, c
     for c in chunks["东港市科技成果转化奖励办法.pdf"]:
         for line in c.text.split("\n")[:-1]:
             # a break follows a sentence end, or a short standalone line (文号, title, signature)
-            assert re.search(r"[。！？；：）]$", line) or (len(line) <= 30 and "，" not in line), line
+            assert re.search(r"[。！？；：）]$", line) or (len(line) <= 30 and "，" not in line), (
+                line
+            )
     assert "东港市科学技术局文件" not in doc.page_content
     assert not re.search(r"第\s*\d+\s*页", doc.page_content)
     fifth = next(c for c in chunks["东港市科技成果转化奖励办法.pdf"] if c.text.startswith("第五条"))
@@ -97,37 +101,64 @@ def test_html_keeps_main_content_only(corpus):
 
 EXPECTED = {
     "东港市科技创新券管理办法.txt": dict(
-        doc_no="东科发〔2025〕12号", issuers=["东港市科学技术局", "东港市财政局"],
-        date="2025-02-10", effective_from="2025-03-01", effective_to="2028-02-29", status="现行",
+        doc_no="东科发〔2025〕12号",
+        issuers=["东港市科学技术局", "东港市财政局"],
+        date="2025-02-10",
+        effective_from="2025-03-01",
+        effective_to="2028-02-29",
+        status="现行",
     ),
     "东港市科技创新券管理暂行办法（2021）.txt": dict(
-        doc_no="东科发〔2021〕8号", issuers=["东港市科学技术局"], date="2021-03-15",
-        effective_from="2021-04-01", status="已废止", superseded_by="东港市科技创新券管理办法.txt",
+        doc_no="东科发〔2021〕8号",
+        issuers=["东港市科学技术局"],
+        date="2021-03-15",
+        effective_from="2021-04-01",
+        status="已废止",
+        superseded_by="东港市科技创新券管理办法.txt",
     ),
     "东港市企业研发投入后补助实施细则.md": dict(
-        doc_no="东科规〔2025〕3号", issuers=["东港市科学技术局", "东港市财政局"],
-        date="2025-04-08", effective_from="2025-05-01", effective_to="2027-12-31", status="现行",
+        doc_no="东科规〔2025〕3号",
+        issuers=["东港市科学技术局", "东港市财政局"],
+        date="2025-04-08",
+        effective_from="2025-05-01",
+        effective_to="2027-12-31",
+        status="现行",
     ),
     "关于组织申报2025年度东港市科技型中小企业贷款贴息项目的通知.html": dict(
-        doc_no="东科函〔2025〕27号", issuers=["东港市科学技术局"], date="2025-05-12",
-        index_no="11371100DG0012345X/2025-00387", status="现行",
+        doc_no="东科函〔2025〕27号",
+        issuers=["东港市科学技术局"],
+        date="2025-05-12",
+        index_no="11371100DG0012345X/2025-00387",
+        status="现行",
     ),
     "东港市高层次人才创新创业扶持政策解读.txt": dict(
-        issuers=["东港市科学技术局"], published="2025-03-20",
+        issuers=["东港市科学技术局"],
+        published="2025-03-20",
         interprets="东港市高层次人才创新创业扶持办法",
     ),
     "东港市2024年科技工作要点.txt": dict(
-        doc_no="东科发〔2024〕5号", issuers=["东港市科学技术局"], date="2024-02-26", year=2024,
+        doc_no="东科发〔2024〕5号",
+        issuers=["东港市科学技术局"],
+        date="2024-02-26",
+        year=2024,
     ),
     "东港市2025年科技工作要点.txt": dict(
-        doc_no="东科发〔2025〕9号", date="2025-01-24", year=2025, title="东港市2025年科技工作要点",
+        doc_no="东科发〔2025〕9号",
+        date="2025-01-24",
+        year=2025,
+        title="东港市2025年科技工作要点",
     ),
     "东港市科技成果转化奖励办法.pdf": dict(
-        doc_no="东科发〔2025〕18号", issuers=["东港市科学技术局", "东港市财政局"],
-        date="2025-03-28", effective_from="2025-05-01", title="东港市科技成果转化奖励办法",
+        doc_no="东科发〔2025〕18号",
+        issuers=["东港市科学技术局", "东港市财政局"],
+        date="2025-03-28",
+        effective_from="2025-05-01",
+        title="东港市科技成果转化奖励办法",
     ),
     "东港市科技计划项目申报指南.docx": dict(
-        issuers=["东港市科学技术局"], title="2025年度东港市科技计划项目申报指南", year=2025,
+        issuers=["东港市科学技术局"],
+        title="2025年度东港市科技计划项目申报指南",
+        year=2025,
     ),
 }
 
@@ -145,7 +176,9 @@ def test_repealed_version_points_at_its_successor(corpus):
     new = corpus["东港市科技创新券管理办法.txt"].metadata
     assert old["status"] == "已废止" and old["superseded_by"] == new["doc_id"]
     assert new["status"] == "现行" and new["superseded_by"] is None
-    assert new["repeals"] == [{"title": "东港市科技创新券管理暂行办法", "doc_no": "东科发〔2021〕8号"}]
+    assert new["repeals"] == [
+        {"title": "东港市科技创新券管理暂行办法", "doc_no": "东科发〔2021〕8号"}
+    ]
 
 
 def test_chunks_carry_the_document_status(chunks):
