@@ -374,7 +374,7 @@ def by_category(graded: Sequence[Graded]) -> dict[str, Metrics]:
 
 def _standalone(question: str, history: list[dict] | None) -> str:
     """The follow-up condensed with its history, as ``ask`` does, for grading retrieval."""
-    from . import query
+    from .answering import query
 
     condense = getattr(query, "condense", None)
     return condense(question, history) if condense and history else question

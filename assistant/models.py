@@ -5,6 +5,8 @@ All are immutable; the shells (CLI, API, UI, WeChat) serialise them with ``model
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 
@@ -101,6 +103,16 @@ class Answer(_Frozen):
     related: list[Citation] = Field(default_factory=list)  # 相关内容 shown when abstaining
     note: str | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One step of a streamed answer: ``delta`` text pieces, then the final ``answer``.
+    ``replace`` tells a client to discard what it streamed so far (a failed verification)."""
+
+    kind: str  # "delta" | "replace" | "answer"
+    text: str = ""
+    answer: Answer | None = None
 
 
 class DocumentInfo(_Frozen):

@@ -9,24 +9,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePath
 
-from .answer import abstention
 from .answering.compose import compose, narrow_to, scoped_filters, strip_titles
+from .answering.extractive import abstention
 from .answering.fields import asked_fields
-from .answering.question import understand
-from .config import MAX_QUESTION_CHARS, Settings, get_settings
-from .errors import (
-    SUPPORTED_SUFFIXES,
-    DocumentNotFoundError,
-    InvalidQuestionError,
-    LoadError,
-    UnsupportedFileType,
-)
-from .generate import Generator, get_generator
-from .index import BuildSummary, IndexBuilder, ProgressFn, read_manifest
-from .ingest.ocr import OcrOptions, ocr_options
-from .load import RESERVED_NAMES, doc_id_for, load_bytes
-from .models import Answer, DocumentInfo, Hit
-from .query import (
+from .answering.ledger import answer as ledger_answer
+from .answering.llm import Generator, get_generator
+from .answering.query import (
     Query,
     analyse,
     condense_with_context,
@@ -36,6 +24,19 @@ from .query import (
     normalise,
     previous_question,
 )
+from .answering.question import understand
+from .config import MAX_QUESTION_CHARS, Settings, get_settings
+from .errors import (
+    SUPPORTED_SUFFIXES,
+    DocumentNotFoundError,
+    InvalidQuestionError,
+    LoadError,
+    UnsupportedFileType,
+)
+from .index import BuildSummary, IndexBuilder, ProgressFn, read_manifest
+from .ingest.ocr import OcrOptions, ocr_options
+from .load import RESERVED_NAMES, doc_id_for, load_bytes
+from .models import Answer, DocumentInfo, Hit, StreamEvent
 from .retrieve import Filters, Retriever, Scored
 from .targets import LedgerCache, Target
 
@@ -54,16 +55,6 @@ def validate_question(question: str | None) -> str:
             f"问题含有无效字符（孤立的代理项 U+{ord(bad.group()):04X}），请检查文本编码后重新输入"
         )
     return question.strip()
-
-
-@dataclass(frozen=True)
-class StreamEvent:
-    """One step of a streamed answer: ``delta`` text pieces, then the final ``answer``.
-    ``replace`` tells a client to discard what it streamed so far (a failed verification)."""
-
-    kind: str  # "delta" | "replace" | "answer"
-    text: str = ""
-    answer: Answer | None = None
 
 
 @dataclass(frozen=True)
@@ -353,7 +344,7 @@ class Assistant:
         # A question asking for a target is answered from the ledger row, when one matches
         # and retrieval agrees that the row's sentence is about the question.
         if len(asked.parts) == 1 and not asked_fields(asked.ask):
-            from_ledger = self.ledger.get().answer(query, filters)
+            from_ledger = ledger_answer(self.ledger.get(), query, filters)
             if from_ledger is not None and _retrieved(from_ledger, hits):
                 return Evidence(question, query, [], from_ledger, t0, t0)
         answer = compose(asked, query, scope, hits, reader)

@@ -16,7 +16,7 @@ What counts as a target (patterns over the text, no list of expected sentences):
   attribute (…500万元以上的企业), a support standard or cap (最高, 给予, 补助, 奖励 …), a
   status already reached (现有, 已有 …), or a bare Chinese "一" (一批, 一个) without a qualifier.
 
-Answering a question from the rows (``TargetLedger.answer``) lives in ``target_answer``.
+Answering a question from the rows lives in ``answering.ledger`` (``answer(ledger, question)``).
 """
 
 from __future__ import annotations
@@ -34,13 +34,13 @@ from typing import NamedTuple
 from langchain_core.documents import Document
 from pydantic import BaseModel, ConfigDict, computed_field, field_serializer
 
+from .answering.query import normalise, places
 from .chunk import SEP, chunk_document
 from .config import Settings
 from .errors import LoadError
 from .index import MANIFEST, read_manifest
 from .load import load_corpus, load_file
-from .models import Answer, Chunk
-from .query import Query, normalise, places
+from .models import Chunk
 from .text import (
     CN_DIGITS,
     STOPWORDS,
@@ -452,16 +452,6 @@ class TargetLedger:
 
                 self._corrector = Corrector([*self.df.keys(), *self._terms])
             return self._corrector
-
-    def answer(self, question: str | Query, filters=None) -> Answer | None:
-        """The matching row(s) as an ``Answer`` (mode "targets"), or ``None`` when the question
-        does not ask for a target or no row matches it with confidence — the normal pipeline
-        then answers (or abstains). ``question`` may be a ``Query`` already analysed by the
-        caller (condensed follow-up, corrected spelling); ``filters`` a ``retrieve.Filters``.
-        The scoring lives in ``target_answer``."""
-        from .target_answer import answer  # it imports this module
-
-        return answer(self, question, filters)
 
     def idf(self, term: str) -> float:
         """The term's IDF over the corpus's sentences (answering weighs question words by it)."""

@@ -23,7 +23,7 @@ from scipy.optimize import minimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import assistant.answer as answer_mod  # noqa: E402
+import assistant.answering.extractive as answer_mod  # noqa: E402
 from assistant.answering import decide  # noqa: E402
 from assistant.config import get_settings  # noqa: E402
 from assistant.errors import InvalidQuestionError  # noqa: E402

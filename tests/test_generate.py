@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from assistant.answer import extractive_answer
-from assistant.generate import (
+from assistant.answering.extractive import extractive_answer
+from assistant.answering.llm import (
     LLMGenerator,
     VerificationError,
     _ThinkFilter,
@@ -19,10 +19,10 @@ from assistant.generate import (
     numbers,
     verify,
 )
+from assistant.answering.query import analyse
+from assistant.answering.query import condense as rule_condense
 from assistant.index import IndexBuilder
 from assistant.models import Chunk, Hit
-from assistant.query import analyse
-from assistant.query import condense as rule_condense
 from assistant.retrieve import Scored
 from assistant.service import Assistant
 from tests.conftest import copy_seed_corpus, free_port, make_settings

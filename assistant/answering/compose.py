@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from ..answer import abstention, extractive_answer
 from ..models import Answer, Citation
-from ..query import _INTENT_WORDS, Query, analyse
 from ..retrieve import Filters, IndexReader, Scored
+from .extractive import abstention, extractive_answer
 from .fields import asked_fields, label, locate
+from .query import _INTENT_WORDS, Query, analyse
 from .question import Asked
 from .scope import Scope
 

@@ -23,8 +23,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from ...errors import AssistantError, InvalidQuestionError
-from ...models import Answer
-from ...service import StreamEvent
+from ...models import Answer, StreamEvent
 from ..deps import AssistantDep, MetricsDep, OpenAIKey, WorkersDep
 from ..handlers import openai_error, status_for
 from ..metrics import Metrics

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .answering.decide import MIN_COVERAGE, Signals, should_answer
-from .answering.ranges import row_fits
-from .models import Answer, Citation
+from ..models import Answer, Citation
+from ..retrieve import IndexReader, Scored
+from ..text import NUMBER_RE, is_word, sentences
+from .decide import MIN_COVERAGE, Signals, should_answer
 from .query import DEFINING, DEFINITION_ASKED, FACT_KINDS, Query
-from .retrieve import IndexReader, Scored
-from .text import NUMBER_RE, is_word, sentences
+from .ranges import row_fits
 
 CONTEXT_WEIGHT = 0.3  # weight of a topic term inherited from an earlier turn
 MISSING_WEIGHT = 0.5  # share of full weight for a key term the corpus never uses

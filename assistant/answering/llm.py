@@ -19,19 +19,16 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from .answer import abstention
-from .config import MAX_QUESTION_CHARS, Settings
-from .models import Answer, Citation
+from ..config import MAX_QUESTION_CHARS, Settings
+from ..models import Answer, Citation, StreamEvent
+from ..retrieve import Scored
+from ..text import chinese_number, sentences
+from .extractive import abstention
 from .prompts import ABSTAIN_PHRASE, answer_messages, condense_messages
 from .query import analyse, content_text
 from .query import condense as rule_condense
-from .retrieve import Scored
-from .text import chinese_number, sentences
-
-if TYPE_CHECKING:  # service.py imports this module; StreamEvent is imported lazily in stream()
-    from .service import StreamEvent
 
 log = logging.getLogger(__name__)
 
@@ -317,7 +314,6 @@ class LLMGenerator:
         """``delta`` events as tokens arrive; after the last one the text is verified. A failed
         check (or a failure mid-stream) sends ``replace`` with the extractive answer, whose
         ``note`` says why; the final ``answer`` event always carries what stands."""
-        from .service import StreamEvent
 
         if extractive.abstained or not hits:
             yield StreamEvent("delta", text=extractive.answer)

@@ -6,7 +6,7 @@ weight (IDF over the corpus's sentences) it carries, and its subject (what is co
 the unit the question asks in (多少家, 百分之几, 多少钱) filters or breaks ties. Only a confident
 match answers — otherwise ``None``, and the normal pipeline answers or abstains.
 
-``TargetLedger.answer`` delegates here; callers keep using that method.
+The service calls ``answer(ledger, query, filters)`` after retrieval (no import cycle with the ledger).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import re
 from functools import lru_cache
 from typing import NamedTuple
 
-from .models import Answer, Citation
+from ..models import Answer, Citation
+from ..targets import ITEM_PREFIX, Target, TargetLedger
+from ..text import is_word
 from .query import FACT_KINDS, Query, analyse, places
-from .targets import ITEM_PREFIX, Target, TargetLedger
-from .text import is_word
 
 # A question asks for a target when it asks how many / how much, or names a 目标/指标.
 _ASKS_TARGET = re.compile(r"多少|几|目标|指标|要达到|达到|规模|总额|总投资|数量")
@@ -141,7 +141,7 @@ def _in_scope(ledger: TargetLedger, row: Target, query: Query, text: str, filter
 def _weights(ledger: TargetLedger, query: Query) -> dict[str, _Term]:
     """Each key term's weight (IDF; verbs and adverbs count half — 覆盖 vs 发放 varies, the
     thing counted does not) and the words that stand for it in a text."""
-    from .answer import synonyms  # the same synonym groups the extractive answerer uses
+    from .extractive import synonyms  # the same synonym groups the extractive answerer uses
 
     out: dict[str, _Term] = {}
     scope = {str(y) for y in query.years} | set(query.places)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .retrieve import Scored
+from ..retrieve import Scored
 
 ABSTAIN_PHRASE = "已收录的政策文件中没有找到"
 

@@ -8,7 +8,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .text import STOPWORDS, word_tokens
+from ..text import STOPWORDS, word_tokens
 
 # Kinds of fact a question can ask for, and what evidence must show to answer it.
 FACT_KINDS: dict[str, tuple[re.Pattern, re.Pattern, str]] = {
@@ -123,7 +123,7 @@ def normalise(question: str) -> str:
 
 def places() -> frozenset[str]:
     """Place names: the national list of administrative divisions (see answering.places)."""
-    from .answering.places import national_places
+    from .places import national_places
 
     return national_places()
 
