@@ -1,10 +1,10 @@
 """Check qa_extra.jsonl against the dev corpus (same text rules as devcorpus/.build/verify.py).
 
-Run: /work/main/.venv/bin/python evals/devcorpus/check_extra.py
+Run: DEVCORPUS=<the original devcorpus folder> .venv/bin/python evals/devcorpus/check_extra.py
 
-An authoring tool for the eval set, not part of the product: it uses the devcorpus's own
-extraction scripts (``$DEVCORPUS/.build``, default the shared read-only devcorpus) so that the
-evidence is checked against the documents independently of the product's loaders.
+An authoring tool for the eval set, not part of the product or of `make test`: it uses the
+devcorpus's own extraction scripts (``$DEVCORPUS/.build``) so that the evidence is checked against
+the documents independently of the product's loaders.
 """
 
 import json
@@ -14,7 +14,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-CORPUS = Path(os.environ.get("DEVCORPUS", "/work/shared/devcorpus"))
+if not os.environ.get("DEVCORPUS"):
+    sys.exit("set DEVCORPUS to the original devcorpus folder (with its .build/ scripts)")
+CORPUS = Path(os.environ["DEVCORPUS"])
 sys.path.insert(0, str(CORPUS / ".build"))
 from extract import pdf_pages, text_for  # noqa: E402
 
