@@ -14,7 +14,7 @@ from assistant.errors import LoadError
 from assistant.ingest.docx import read_docx
 from tests.conftest import DATA
 
-GUIDE = DATA / "docx" / "东港市科技计划项目申报指南.docx"
+GUIDE = DATA / "devcorpus" / "东港市科技计划项目申报指南.docx"
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from assistant.ingest.blocks import Parsed, squeeze, table_row_text
 from assistant.ingest.html import read_html
 from tests.conftest import DATA
 
-DONGGANG = DATA / "html" / "关于组织申报2025年度东港市科技型中小企业贷款贴息项目的通知.html"
+DONGGANG = DATA / "devcorpus" / "关于组织申报2025年度东港市科技型中小企业贷款贴息项目的通知.html"
 WEIHAI = DATA / "html" / "通知.html"
 ARTICLE_TITLE = "关于组织申报2025年度东港市科技型中小企业贷款贴息项目的通知"
 

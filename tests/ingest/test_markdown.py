@@ -9,7 +9,7 @@ from assistant.errors import LoadError
 from assistant.ingest.markdown import read_markdown
 from tests.conftest import DATA
 
-RULES = DATA / "md" / "东港市企业研发投入后补助实施细则.md"
+RULES = DATA / "devcorpus" / "东港市企业研发投入后补助实施细则.md"
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from assistant.ingest.blocks import Parsed
 from assistant.ingest.pdf import read_pdf
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "pdf"
-SAMPLE = DATA / "东港市科技成果转化奖励办法.pdf"
+SAMPLE = DATA.parent / "devcorpus" / "东港市科技成果转化奖励办法.pdf"
 FONT = "STSong-Light"
 pdfmetrics.registerFont(UnicodeCIDFont(FONT))
 
