@@ -25,6 +25,7 @@ from pathlib import Path
 
 import bm25s
 
+from .answering.instructions import flagged_spans
 from .chunk import CHUNKER_VERSION, chunk_document
 from .config import Settings
 from .embed import get_embedder
@@ -44,6 +45,7 @@ from .text import add_terms, load_dictionary, quoted_terms, search_tokens
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 ADD_BATCH = 256
+FLAGGED_LISTED = 20  # flagged sentences kept per document in the manifest
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -178,6 +180,10 @@ class IndexBuilder:
                 "sha256": doc.metadata["sha256"],
                 "chunks": len(doc_chunks),
                 **meta,
+                # sentences addressing the assistant: never answers, listed for the admin
+                "flagged": [doc.page_content[s:e] for s, e in flagged_spans(doc.page_content)][
+                    :FLAGGED_LISTED
+                ],
             }
 
         # 2. vectors: reuse by the hash of the embedded text from the live generation when the

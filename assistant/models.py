@@ -135,6 +135,7 @@ class DocumentInfo(_Frozen):
     index_no: str | None = None  # 索引号
     places: list[str] = Field(default_factory=list)
     year: int | None = None
+    flagged: list[str] = Field(default_factory=list)  # sentences addressing the assistant
 
     @computed_field
     @property

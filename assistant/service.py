@@ -97,6 +97,7 @@ _DOC_FIELDS = (
     "index_no",
     "places",
     "year",
+    "flagged",
 )
 
 

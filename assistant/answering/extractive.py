@@ -17,6 +17,7 @@ from ..models import Answer, Citation
 from ..retrieve import IndexReader, Scored
 from ..text import NUMBER_RE, is_word, sentences
 from .decide import MIN_COVERAGE, Signals, should_answer
+from .instructions import flagged_spans, is_instruction, masked
 from .query import DEFINING, DEFINITION_ASKED, FACT_KINDS, Query
 from .ranges import row_fits
 
@@ -160,7 +161,7 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
     for rank, scored in enumerate(hits):
         chunk = scored.chunk
         span = _answer_span(chunk)
-        if span is not None and _wants_unit(query, chunk):
+        if span is not None and _wants_unit(query, chunk) and not flagged_spans(chunk.text):
             s, e = span
             unit = chunk.text[s:e]
             own = weights.coverage(f"{chunk.lead_in or ''} {unit}")
@@ -184,6 +185,8 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
             if s < lo:
                 continue
             sent = chunk.text[s:e]
+            if is_instruction(sent):  # a sentence talking to the assistant is never an answer
+                continue
             heading = bool(_HEADING_ONLY.match(sent)) and len(sent) < 32
             if heading and not query.asks_title:
                 continue
@@ -236,7 +239,14 @@ def _citation(n: int, cand: Candidate) -> Citation:
 
 
 def _related(hits: list[Scored], limit: int = 3) -> list[Citation]:
-    return [Citation.from_hit(n, scored.hit) for n, scored in enumerate(hits[:limit], 1)]
+    """The closest passages, for reference; a sentence addressing the assistant is masked."""
+    out = []
+    for n, scored in enumerate(hits[:limit], 1):
+        cite = Citation.from_hit(n, scored.hit)
+        if flagged_spans(cite.text):
+            cite = cite.model_copy(update={"text": masked(cite.text)})
+        out.append(cite)
+    return out
 
 
 def _topic(query: Query, outside: tuple[str, ...] = ()) -> str:

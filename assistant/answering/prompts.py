@@ -39,6 +39,9 @@ def neutralise(text: str) -> str:
     return text.replace("<", "＜").replace(">", "＞")
 
 
+from .instructions import masked  # noqa: E402  (kept beside its one use)
+
+
 def _attr(text: str) -> str:
     return neutralise(text).replace('"', "＂").replace("\n", " ")
 
@@ -49,7 +52,7 @@ def sources_block(hits: Sequence[Scored]) -> str:
         chunk = scored.chunk
         parts.append(
             f'<source id="{n}" title="{_attr(chunk.title)}" section="{_attr(chunk.section)}">\n'
-            f"{neutralise(chunk.text)}\n</source>"
+            f"{neutralise(masked(chunk.text))}\n</source>"
         )
     parts.append("</sources>")
     return "\n".join(parts)
