@@ -87,6 +87,21 @@ class Citation(_Frozen):
         return self.section + (f"（第{self.page}页）" if self.page else "")
 
     @classmethod
+    def from_span(cls, n: int, chunk: Chunk, start: int, end: int, score: float) -> Citation:
+        """Citation ``n`` quoting ``chunk.text[start:end]`` (offsets in the chunk), exactly."""
+        return cls(
+            id=n,
+            doc_id=chunk.doc_id,
+            title=chunk.title,
+            section=chunk.section,
+            text=chunk.text[start:end],
+            score=score,
+            start=chunk.start + start,
+            end=chunk.start + end,
+            page=chunk.page,
+        )
+
+    @classmethod
     def from_hit(cls, n: int, hit: Hit) -> Citation:
         """The whole retrieved chunk as citation ``n`` (for 相关内容, not for quoted answers)."""
         return cls(id=n, **hit.model_dump(exclude={"chunk_id"}))

@@ -103,19 +103,7 @@ def field_answer(
             continue
         chunk = loc.chunk
         n = first_id + len(cites)
-        cites.append(
-            Citation(
-                id=n,
-                doc_id=chunk.doc_id,
-                title=chunk.title,
-                page=chunk.page,
-                section=chunk.section,
-                text=chunk.text[loc.start : loc.end],
-                score=1.0,
-                start=chunk.start + loc.start,
-                end=chunk.start + loc.end,
-            )
-        )
+        cites.append(Citation.from_span(n, chunk, loc.start, loc.end, score=1.0))
         shown = "、".join(value) if isinstance(value, list) else str(value)
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", shown):
             shown = cn_date(shown)

@@ -224,18 +224,7 @@ def _read_with_context(cand: Candidate) -> str:
 
 
 def _citation(n: int, cand: Candidate) -> Citation:
-    chunk = cand.scored.chunk
-    return Citation(
-        id=n,
-        doc_id=chunk.doc_id,
-        title=chunk.title,
-        page=chunk.page,
-        section=chunk.section,
-        text=cand.text,
-        score=cand.scored.hit.score,
-        start=chunk.start + cand.start,
-        end=chunk.start + cand.end,
-    )
+    return Citation.from_span(n, cand.scored.chunk, cand.start, cand.end, cand.scored.hit.score)
 
 
 def _related(hits: list[Scored], limit: int = 3) -> list[Citation]:

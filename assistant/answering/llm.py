@@ -226,19 +226,7 @@ def citations_for(claims: list[Claim], hits: Sequence[Scored]) -> list[Citation]
         scored = hits[n - 1]
         chunk = scored.chunk
         s, e = _quote(scored, [c.text for c in claims if n in c.ids])
-        out.append(
-            Citation(
-                id=n,
-                doc_id=chunk.doc_id,
-                title=chunk.title,
-                page=chunk.page,
-                section=chunk.section,
-                text=chunk.text[s:e],
-                score=scored.hit.score,
-                start=chunk.start + s,
-                end=chunk.start + e,
-            )
-        )
+        out.append(Citation.from_span(n, chunk, s, e, scored.hit.score))
     return out
 
 
