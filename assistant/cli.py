@@ -279,6 +279,39 @@ def targets(
     Console(width=max(120, Console().width)).print(table)
 
 
+feedback_app = typer.Typer(help="网页界面收到的回答反馈（👍/👎）。", no_args_is_help=True)
+app.add_typer(feedback_app, name="feedback")
+
+
+@feedback_app.command("export")
+@handles_errors
+def feedback_export(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="写入文件（默认输出到标准输出）")
+    ] = None,
+) -> None:
+    """把 👎 反馈导出为 evals/qa.jsonl 格式的评测用例（facts、evidence 留空，由维护人员填写）。"""
+    from .config import get_settings
+    from .feedback import store_for
+
+    store = store_for(get_settings())
+    records = {f"feedback-{r.id:04d}": r for r in store.records("down")}
+    cases = store.eval_cases()
+    data = "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in cases)
+    if output:
+        output.write_text(data, encoding="utf-8")
+    else:
+        sys.stdout.write(data)
+        sys.stdout.flush()
+    for case in cases:  # what the maintainer needs beside each line, on stderr
+        r = records[case["id"]]
+        typer.echo(f"{case['id']}：{r.question}｜哪里不对：{r.comment or '（未填写）'}", err=True)
+    where = f"，已写入 {output}" if output else ""
+    typer.echo(
+        f"共 {len(cases)} 条 👎 反馈{where}；请补全 facts 与 evidence 后加入问答集。", err=True
+    )
+
+
 def main() -> None:
     app()
 

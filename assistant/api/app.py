@@ -11,7 +11,7 @@ import logging
 import os
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -24,7 +24,7 @@ from .deps import Workers, openai_keys
 from .limits import BodyLimitMiddleware, UploadGuard, body_limits
 from .metrics import Metrics, MetricsMiddleware
 from .openapi import drop_unenforced_security
-from .routes import ask, documents, health, openai, targets
+from .routes import ask, documents, feedback, health, openai, targets
 from .throttle import AuthThrottle
 
 log = logging.getLogger("assistant.api")
@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.include_router(openai.router)
     app.include_router(health.router)
     app.include_router(targets.router)  # /v1/targets (指标台账)
+    app.include_router(feedback.router)  # /v1/feedback (the UI's 👍/👎, admin key)
 
     try:
         from ..wechat import build_router
@@ -109,8 +110,9 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         app.include_router(build_router(lambda: app.state.assistant, settings))
 
     @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("ui/")
+    def root(request: Request) -> RedirectResponse:
+        query = request.url.query  # "/?q=…" keeps its question on the way to the UI
+        return RedirectResponse("ui/" + (f"?{query}" if query else ""))
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:

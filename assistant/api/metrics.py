@@ -51,6 +51,14 @@ class Metrics:
             ["channel"],
             registry=self.registry,
         )
+        self.feedback = Counter(
+            "pa_feedback",
+            "Feedback given on answers in the web UI (rating: up = 👍, down = 👎)",
+            ["rating"],
+            registry=self.registry,
+        )
+        for rating in ("up", "down"):
+            self.feedback.labels(rating)  # both series from the start, at 0
         self._documents = documents
         index_docs = Gauge("pa_index_documents", "Documents in the index", registry=self.registry)
         index_chunks = Gauge("pa_index_chunks", "Chunks in the index", registry=self.registry)
@@ -67,6 +75,9 @@ class Metrics:
         self.answers.labels(channel).inc()
         if answer.abstained:
             self.abstentions.labels(channel).inc()
+
+    def observe_feedback(self, rating: str) -> None:
+        self.feedback.labels("down" if rating == "down" else "up").inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

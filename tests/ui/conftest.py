@@ -1,8 +1,14 @@
 """A real uvicorn server with the UI mounted at /ui, and a headless Debian Chromium driven by
-Playwright (never ``playwright install``: the browser comes from apt)."""
+Playwright (never ``playwright install``: the browser comes from apt).
+
+``open_page(viewport, scheme)`` gives a fresh page at a phone (390×844, touch) or desktop
+(1366×800) size in the light or dark colour scheme; every page blocks and records any request
+that would leave 127.0.0.1, and the test fails if there was one. Screenshots go to ``shots``
+(``PA_UI_SHOTS`` if set, else a temporary folder), named by test and viewport."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -19,6 +25,16 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+]
+VIEWPORTS = {
+    "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
+    "desktop": {"viewport": {"width": 1366, "height": 800}},
+}
+LOOKS = [
+    pytest.param("phone", "light", id="phone-light"),
+    pytest.param("phone", "dark", id="phone-dark"),
+    pytest.param("desktop", "light", id="desktop-light"),
+    pytest.param("desktop", "dark", id="desktop-dark"),
 ]
 
 
@@ -43,15 +59,21 @@ def browser():
         browser.close()
 
 
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory) -> Path:
+    folder = os.environ.get("PA_UI_SHOTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("ui-shots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 @pytest.fixture
-def page(browser):
-    """A fresh page; any request that would leave 127.0.0.1 is blocked and fails the test."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
-    outside: list[str] = []
+def open_page(browser):
+    contexts, outside = [], []
 
     def guard(route):
         url = route.request.url
-        if url.startswith(("data:", "blob:")) or urlparse(url).hostname in (
+        if url.startswith(("data:", "blob:", "about:")) or urlparse(url).hostname in (
             "127.0.0.1",
             "localhost",
         ):
@@ -60,9 +82,24 @@ def page(browser):
             outside.append(url)
             route.abort()
 
-    context.route("**/*", guard)
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    yield page
-    context.close()
+    def make(kind: str = "desktop", scheme: str = "light"):
+        context = browser.new_context(
+            **VIEWPORTS[kind], locale="zh-CN", color_scheme=scheme, device_scale_factor=1
+        )
+        context.grant_permissions(["clipboard-read", "clipboard-write"])
+        context.route("**/*", guard)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
     assert outside == [], f"the UI tried to reach the network: {outside}"
+
+
+@pytest.fixture
+def page(open_page):
+    """A fresh desktop page in the light scheme."""
+    return open_page("desktop", "light")

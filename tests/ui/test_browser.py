@@ -17,7 +17,7 @@ def _ask(page, question: str) -> None:
 
 def _wait_for_answers(page, count: int):
     """Wait until ``count`` final answers are rendered (drafts end with ▍ and have no panel)."""
-    final = page.locator("#pa-chat .pa-cites, #pa-chat .pa-abstain, #pa-chat .pa-error")
+    final = page.locator("#pa-chat .pa-final")
     try:
         final.nth(count - 1).wait_for(timeout=90_000)  # generous: CI machines can be busy
     except Exception:

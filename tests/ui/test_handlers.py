@@ -14,20 +14,23 @@ from tests.conftest import copy_seed_corpus, make_settings
 
 def test_chat_streams_drafts_then_the_final_answer(assistant):
     from ui.app import ChatHandler
+    from ui.chat import history_of
 
     seen = []
     handler = ChatHandler(assistant, on_answer=seen.append)
     steps, contents = [], []
-    for box, chat, turns in handler.respond("今年计划给多少家企业发放鲁科贷？", [], []):
-        steps.append((box, chat, turns))
+    for box, chat, convo in handler.respond("今年计划给多少家企业发放鲁科贷？", [], []):
+        steps.append((box, chat, convo))
         contents.append(chat[-1]["content"])  # the handler reuses its list: snapshot each step
     assert len(steps) > 3  # the first placeholder, several drafts, the final answer
     assert all("▍" in c for c in contents[:-1]) and "▍" not in contents[-1]
-    assert "500家" in contents[-1] and "<details" in contents[-1]
-    _box, chat, turns = steps[-1]
+    assert "500家" in contents[-1] and "<details" in contents[-1] and "pa-final" in contents[-1]
+    _box, chat, convo = steps[-1]
     assert [m["role"] for m in chat] == ["user", "assistant"]
+    assert convo[0]["q"] == "今年计划给多少家企业发放鲁科贷？" and convo[0]["a"]["citations"]
+    turns = history_of(convo)
     assert turns[0] == {"role": "user", "content": "今年计划给多少家企业发放鲁科贷？"}
-    assert "500家" in turns[1]["content"] and "<" not in turns[1]["content"]  # plain text history
+    assert "500家" in turns[1]["content"] and "<" not in turns[1]["content"]  # plain history
     assert len(seen) == 1 and seen[0].abstained is False
 
 
@@ -35,9 +38,31 @@ def test_chat_follow_up_reads_earlier_turns(assistant):
     from ui.app import ChatHandler
 
     handler = ChatHandler(assistant)
-    *_, (_box, chat, turns) = handler.respond("鲁科贷是什么？", [], [])
-    *_, (_box, chat, turns) = handler.respond("今年目标是多少？", chat, turns)
-    assert "500家" in chat[-1]["content"] and len(turns) == 4
+    *_, (_box, chat, convo) = handler.respond("鲁科贷是什么？", [], [])
+    *_, (_box, chat, convo) = handler.respond("今年目标是多少？", chat, convo)
+    assert "500家" in chat[-1]["content"] and len(convo) == 2
+
+
+def test_chat_reset_empties_screen_and_context(assistant):
+    from ui.app import ChatHandler
+
+    handler = ChatHandler(assistant)
+    *_, (_box, chat, convo) = handler.respond("鲁科贷是什么？", [], [])
+    box, chat, convo, saved = handler.reset()
+    assert (box, chat, convo, saved) == ("", [], [], [])
+    *_, (_box, chat, convo) = handler.respond("今年目标是多少？", chat, convo)
+    assert convo[0]["a"]["answer"] == assistant.ask("今年目标是多少？").answer  # standalone
+
+
+def test_kept_conversation_is_rendered_again_and_bad_entries_dropped(assistant):
+    from ui.chat import ChatHandler, restore
+
+    handler = ChatHandler(assistant)
+    *_, (_box, _chat, convo) = handler.respond("鲁科贷是什么？", [], [])
+    saved = [*convo, {"q": 1}, "junk", {"q": "x", "a": {"answer": "no fields"}}]
+    assert restore(saved) == convo and restore(None) == [] and restore("x") == []
+    chat, restored = handler.load(saved)
+    assert restored == convo and len(chat) == 2 and "pa-final" in chat[1]["content"]
 
 
 def test_chat_ignores_an_empty_question(assistant):
@@ -50,12 +75,13 @@ def test_chat_ignores_an_empty_question(assistant):
 def test_chat_shows_domain_errors_in_the_conversation(assistant):
     from ui.app import ChatHandler
 
-    *_, (_box, chat, _turns) = ChatHandler(assistant).respond("鲁" * 2001, [], [])
-    assert 'class="pa-error"' in chat[-1]["content"] and "2000" in chat[-1]["content"]
+    *_, (_box, chat, convo) = ChatHandler(assistant).respond("鲁" * 2001, [], [])
+    assert "pa-error" in chat[-1]["content"] and "2000" in chat[-1]["content"]
+    assert convo[-1]["a"] is None and "2000" in convo[-1]["error"]
 
 
-def test_rendering_escapes_document_text_and_marks_abstentions():
-    from ui.app import render_answer
+def test_rendering_escapes_document_and_user_text_and_marks_abstentions():
+    from ui.render import plain_text, render_answer, render_question
 
     cite = Citation(
         id=1,
@@ -68,11 +94,17 @@ def test_rendering_escapes_document_text_and_marks_abstentions():
         end=5,
     )
     html = render_answer(Answer(question="q", answer="回答 [1]", abstained=False, citations=[cite]))
-    assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;b&gt;标题" in html
+    assert "<script>" not in html and "&#60;script&#62;" in html and "&#60;b&#62;标题" in html
     assert "\n" not in html  # one HTML block: markdown must not split it
+    assert 'class="pa-ref" href="doc/d?start=0&amp;end=5#pa-hit"' in html  # [1] is a link
     abstained = render_answer(Answer(question="q", answer="没有找到。\n相关内容", abstained=True))
-    assert 'class="pa-abstain"' in abstained and "未找到明确依据" in abstained
+    assert "pa-abstain" in abstained and "未找到明确依据" in abstained
     assert "<details" not in abstained
+    question = render_question("[点这里](https://phish.example) <img src=x> $$x$$ **粗**")
+    for syntax in ("[", "]", "(", ")", "<", ">", "$", "*"):
+        assert syntax not in question.removeprefix('<div class="pa-q">').removesuffix("</div>")
+    plain = plain_text(Answer(question="q", answer="回答 [1]", abstained=False, citations=[cite]))
+    assert plain == "回答 [1]\n\n来源：\n[1] 《<b>标题</b>》一、总则"
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ def _request(query: dict[str, str] | None = None):
 
 def _final_answer(page):
     """The first finished answer (drafts end with ▍ and have no sources panel)."""
-    page.locator("#pa-chat .pa-cites, #pa-chat .pa-abstain, #pa-chat .pa-error").first.wait_for()
+    page.locator("#pa-chat .pa-final").first.wait_for()
     return page.locator('#pa-chat [data-testid="bot"]').first
 
 
@@ -64,7 +64,7 @@ def test_link_question_streams_like_a_typed_one(assistant):
     handler = ChatHandler(assistant, on_answer=seen.append)
     contents = [
         chat[-1]["content"]
-        for _box, chat, _turns in handler.respond_to_link(
+        for _box, chat, _convo in handler.respond_to_link(
             [], [], _request({"q": f"  {QUESTION}\n"})
         )
     ]

@@ -20,10 +20,10 @@ def test_handler_filters_rows_and_exports_the_same_rows(assistant, tmp_path):
     from ui.app import ALL_DOCS, ALL_ITEMS, TargetsHandler
 
     handler = TargetsHandler(assistant, export_dir=tmp_path)
-    everything, summary, _path = handler.filter("", ALL_ITEMS, ALL_DOCS)
+    everything, summary, _path, _cards = handler.filter("", ALL_ITEMS, ALL_DOCS)
     assert len(everything) == len(assistant.target_rows()) and summary.startswith("共 ")
 
-    table, summary, path = handler.filter("技术经理人", ALL_ITEMS, ALL_DOCS)
+    table, summary, path, cards = handler.filter("技术经理人", ALL_ITEMS, ALL_DOCS)
     assert summary == "共 1 条指标"
     item, subject, value, unit, qualifier, sentence, title = table[0]
     assert (value, unit, qualifier) == ("100", "人次", "以上")
@@ -33,7 +33,7 @@ def test_handler_filters_rows_and_exports_the_same_rows(assistant, tmp_path):
     assert len(exported) == 2 and "技术经理人" in exported[1][4]
     assert Path(path).name == "指标台账.csv" and Path(path).is_relative_to(tmp_path)
 
-    six, _summary, _path = handler.filter("", "6.抓好科技创新重点项目实施", ALL_DOCS)
+    six, _summary, _path, _cards = handler.filter("", "6.抓好科技创新重点项目实施", ALL_DOCS)
     assert [(r[2], r[3]) for r in six] == [
         ("148", "个"),
         ("97", "亿元"),
@@ -42,7 +42,7 @@ def test_handler_filters_rows_and_exports_the_same_rows(assistant, tmp_path):
         ("300", "件"),
         ("20", "亿元"),
     ]
-    none, summary, path = handler.filter("没有这个关键词", ALL_ITEMS, ALL_DOCS)
+    none, summary, path, _cards = handler.filter("没有这个关键词", ALL_ITEMS, ALL_DOCS)
     assert none == [] and summary == "没有找到符合条件的指标。"
     assert len(_read_csv(path)) == 1  # the header row only
 
