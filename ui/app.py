@@ -27,6 +27,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 from starlette.routing import Mount
 
+from assistant.api.openapi import errors
 from assistant.config import Settings
 from assistant.errors import SUPPORTED_SUFFIXES
 from assistant.feedback import FeedbackStore, store_for
@@ -209,7 +210,7 @@ def build_ui(
                 [fb_box, fb_record, fb_text],
                 api_visibility="private",
             )
-            demo.load(chat.load, [saved], [chatbot, convo], api_visibility="private").then(
+            demo.load(chat.load, [saved], [chatbot, convo, starter], api_visibility="private").then(
                 chat.respond_to_link,
                 [chatbot, convo],
                 [box, chatbot, convo],
@@ -374,12 +375,13 @@ def mount_ui(
         f"{path}/doc/{{doc_id:path}}",
         _doc_route(view),
         methods=["GET"],
-        response_class=HTMLResponse,
+        response_model=None,  # an HTML page; its errors (422 …) are the API's JSON body
         summary="网页界面：在原文中查看引用的条款（高亮引用部分，附文号、发文机关、日期）",
         tags=["网页界面"],
         responses={
             200: {**html_page, "description": "原文页面"},
             404: {**html_page, "description": "未找到该文档"},
+            **errors(413, 422, 503),
         },
     )
     gr.mount_gradio_app(

@@ -169,8 +169,9 @@ class ChatHandler:
         )
 
     def load(self, saved) -> tuple:
+        """On page load: the kept conversation, shown again (examples only on an empty one)."""
         convo = restore(saved)
-        return render_chat(convo), convo
+        return render_chat(convo), convo, gr.Column(visible=not convo)
 
     @staticmethod
     def reset() -> tuple:

@@ -173,8 +173,13 @@ a.pa-open { display: inline-flex; align-items: center; color: #1d4ed8 !important
 .dark .pa-abstain { background: #292524; color: #fef3c7; border-left-color: #f59e0b; }
 .dark .pa-abstain-title { color: #fcd34d; }
 .dark .pa-error { background: #2a1212; color: #fecaca; }
-.dark .pa-note, .dark .pa-cite-section, .dark .pa-card-item, .dark .pa-card-doc { color: #cbd5e1; }
-.dark .pa-cites summary, .dark a.pa-open { color: #93c5fd !important; }
+/* one selector per rule: Gradio scopes the custom CSS and mishandles ".dark" in a list */
+.dark .pa-note { color: #cbd5e1; }
+.dark .pa-cite-section { color: #cbd5e1; }
+.dark .pa-card-item { color: #cbd5e1; }
+.dark .pa-card-doc { color: #cbd5e1; }
+.dark .pa-cites summary { color: #93c5fd !important; }
+.dark a.pa-open { color: #93c5fd !important; }
 .dark .pa-cite-text { color: #e5e7eb; background: #1f2937; border-left-color: #60a5fa; }
 .dark .pa-copy { background: #1f2937; color: #f3f4f6; border-color: #6b7280; }
 .dark .pa-card { border-color: #475569; }

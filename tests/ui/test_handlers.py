@@ -61,7 +61,7 @@ def test_kept_conversation_is_rendered_again_and_bad_entries_dropped(assistant):
     *_, (_box, _chat, convo) = handler.respond("鲁科贷是什么？", [], [])
     saved = [*convo, {"q": 1}, "junk", {"q": "x", "a": {"answer": "no fields"}}]
     assert restore(saved) == convo and restore(None) == [] and restore("x") == []
-    chat, restored = handler.load(saved)
+    chat, restored, _starter = handler.load(saved)
     assert restored == convo and len(chat) == 2 and "pa-final" in chat[1]["content"]
 
 
@@ -177,3 +177,44 @@ def test_documents_tab_marks_a_repealed_version_with_its_successor(tmp_path):
     assert listed["东港市科技创新券管理暂行办法（2021）.txt"].superseded_by == (
         "东港市科技创新券管理办法.txt"
     )
+
+
+def test_documents_tab_exists_only_with_an_admin_key(seed_settings, assistant):
+    from ui.app import build_ui
+
+    def tabs(settings) -> list[str]:
+        config = build_ui(assistant, settings).get_config_file()
+        return [c["props"].get("label") for c in config["components"] if c["type"] == "tabitem"]
+
+    assert "文档管理" not in tabs(seed_settings.model_copy(update={"api_key": None}))
+    assert "文档管理" in tabs(seed_settings.model_copy(update={"api_key": ADMIN_KEY}))
+
+
+def test_documents_tab_says_what_to_do_without_a_key(private_docs, tmp_path):
+    docs, _settings = private_docs
+    status, _rows, _ = docs.delete("", "2025年全市科技工作要点.txt")
+    assert "请先在“管理密钥”框中填写管理密钥" in status and "Authorization" not in status
+    message, _confirm = docs.ask_delete("2025年全市科技工作要点.txt")
+    assert "确定要删除《2025年全市科技工作要点》吗" in message
+
+
+def test_feedback_store_keeps_the_case_and_exports_eval_lines(tmp_path):
+    from assistant.evaluate import EvalCase
+    from assistant.feedback import FeedbackStore
+
+    store = FeedbackStore(tmp_path / "fb.sqlite3")
+    cite = Citation(id=1, doc_id="d.txt", title="t", section="s", text="x", score=1, start=0, end=1)
+    answer = Answer(question="问？", answer="答 [1]", abstained=False, citations=[cite])
+    history = [{"role": "user", "content": "前一问"}, {"role": "assistant", "content": "前一答"}]
+    up = store.add("up", answer)
+    down = store.add("down", answer, history=history)
+    assert store.set_comment(down, "数字不对\x00") and not store.set_comment(999, "x")
+    assert store.counts() == {"up": 1, "down": 1} and up != down
+    (record,) = store.records("down")
+    assert record.comment == "数字不对" and record.history == history
+    assert record.citations == [cite] and record.mode == "extractive"
+    (case,) = store.eval_cases()
+    assert case["id"] == f"feedback-{down:04d}" and case["question"] == "问？"
+    assert case["history"] == history and case["doc"] == "d.txt"
+    filled = {**case, "facts": ["500家"], "evidence": "500家企业"}
+    EvalCase.model_validate(filled)  # the eval loader takes it once a maintainer fills it
