@@ -183,38 +183,65 @@ def build_ui(
                 "inputs": [convo],
                 "outputs": [saved, starter, suggest_row, *suggest],
                 "api_visibility": "private",
+                "show_progress": "hidden",
             }
+            # show_progress="hidden" throughout the chat: its draft bubble ("正在查找相关政策…")
+            # is the progress; Gradio's spinner would cover the input box while an answer streams
             io = {"inputs": [box, chatbot, convo], "outputs": [box, chatbot, convo]}
-            box.submit(chat.respond, **io, api_visibility="private").then(**after)
-            send.click(chat.respond, **io, api_visibility="private").then(**after)
+            box.submit(chat.respond, **io, api_visibility="private", show_progress="hidden").then(
+                **after
+            )
+            send.click(chat.respond, **io, api_visibility="private", show_progress="hidden").then(
+                **after
+            )
             for btn in (*example_buttons, *suggest):  # a button's value is its question
                 btn.click(
                     chat.respond,
                     [btn, chatbot, convo],
                     [box, chatbot, convo],
                     api_visibility="private",
+                    show_progress="hidden",
                 ).then(**after)
             reset_out = [box, chatbot, convo, saved]
-            new.click(chat.reset, None, reset_out, api_visibility="private").then(**after)
-            chatbot.clear(chat.reset, None, reset_out, api_visibility="private").then(**after)
-            chatbot.like(chat.rate, [convo], [fb_box, fb_record, fb_text], api_visibility="private")
+            new.click(
+                chat.reset, None, reset_out, api_visibility="private", show_progress="hidden"
+            ).then(**after)
+            chatbot.clear(
+                chat.reset, None, reset_out, api_visibility="private", show_progress="hidden"
+            ).then(**after)
+            chatbot.like(
+                chat.rate,
+                [convo],
+                [fb_box, fb_record, fb_text],
+                api_visibility="private",
+                show_progress="hidden",
+            )
             fb_send.click(
                 chat.explain,
                 [fb_record, fb_text],
                 [fb_box, fb_record, fb_text],
                 api_visibility="private",
+                show_progress="hidden",
             )
             fb_skip.click(
                 lambda: (gr.Column(visible=False), None, gr.Textbox(value="")),
                 None,
                 [fb_box, fb_record, fb_text],
                 api_visibility="private",
+                show_progress="hidden",
             )
-            demo.load(chat.load, [saved], [chatbot, convo, starter], api_visibility="private").then(
+            demo.load(
+                chat.load,
+                [saved],
+                [chatbot, convo, starter],
+                api_visibility="private",
+                show_progress="hidden",
+            ).then(
                 chat.respond_to_link,
                 [chatbot, convo],
                 [box, chatbot, convo],
                 api_visibility="private",
+                show_progress="hidden",
             ).then(**after)
         with gr.Tab("指标台账", id="targets"):
             gr.Markdown(

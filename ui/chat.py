@@ -95,7 +95,7 @@ class ChatHandler:
         convo = list(convo or [])
         chat = render_chat(convo)
         if not question:
-            gr.Warning("请输入要咨询的问题")
+            gr.Warning("请输入要咨询的问题", title="提示")
             yield "", chat, convo
             return
         history = None if standalone else (history_of(convo) or None)
@@ -189,7 +189,7 @@ class ChatHandler:
         turn_no = index // 2
         convo = list(convo or [])
         if not 0 <= turn_no < len(convo) or not convo[turn_no].get("a"):
-            gr.Info("这条消息不是回答，无法评价。")
+            gr.Info("这条消息不是回答，无法评价。", title="提示")
             return hidden
         rating = "up" if data.liked else "down"
         answer = Answer.model_validate(convo[turn_no]["a"])
@@ -197,7 +197,7 @@ class ChatHandler:
         if self.on_feedback:
             self.on_feedback(rating)
         if rating == "up":
-            gr.Info("感谢反馈！")
+            gr.Info("感谢反馈！", title="提示")
             return hidden
         return gr.Column(visible=True), record, gr.Textbox(value="")
 
@@ -205,5 +205,5 @@ class ChatHandler:
         """The optional "哪里不对" text for the 👎 just given."""
         if record is not None and self.feedback is not None and (comment or "").strip():
             self.feedback.set_comment(record, comment)
-        gr.Info("已记录，感谢反馈！维护人员会据此核对并改进。")
+        gr.Info("已记录，感谢反馈！维护人员会据此核对并改进。", title="提示")
         return gr.Column(visible=False), None, gr.Textbox(value="")

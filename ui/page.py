@@ -104,6 +104,7 @@ button { font-size: 15px !important; }
 .pa-plain { display: none !important; }
 #pa-send, #pa-new { white-space: nowrap; }
 #pa-chat [data-testid='user'] { scroll-margin-top: 12px; }
+#pa-chat .user-row { padding-right: 52px; }  /* clear of the trash icon in the top corner */
 #pa-chat button[aria-label] { min-width: 44px; min-height: 44px; }
 .pa-q { white-space: normal; overflow-wrap: anywhere; }
 .pa-answer { line-height: 1.75; overflow-wrap: anywhere; }
@@ -253,8 +254,14 @@ JS = r"""
 
   // The chat's own aria-label repeats the message's HTML source: give it the text instead.
   var ENGLISH = {"chatbot conversation": "对话", "More tabs": "更多标签页",
-                 "Copy message": "复制", "Like": "赞", "Dislike": "踩", "Clear": "清空对话"};
+                 "Copy message": "复制", "Like": "赞", "Dislike": "踩", "Clear": "清空对话",
+                 "Close": "关闭"};
+  var TOAST = {"Warning": "提示", "Info": "提示", "Error": "出错了", "Success": "完成"};
   function fixLabels(root) {
+    root.querySelectorAll(".toast-title").forEach(function (el) {
+      var zh = TOAST[el.textContent.trim()];
+      if (zh) el.textContent = zh;
+    });
     root.querySelectorAll("[aria-label]").forEach(function (el) {
       var zh = ENGLISH[el.getAttribute("aria-label")];
       if (zh) el.setAttribute("aria-label", zh);

@@ -56,7 +56,7 @@ class TargetsHandler:
         try:
             return self.assistant.target_rows(**filters)
         except AssistantError as exc:
-            gr.Warning(f"指标台账暂不可用：{exc}")
+            gr.Warning(f"指标台账暂不可用：{exc}", title="提示")
             return []
 
     def _export(self, rows: list[Target]) -> Path:

@@ -82,9 +82,9 @@ def open_page(browser):
             outside.append(url)
             route.abort()
 
-    def make(kind: str = "desktop", scheme: str = "light"):
+    def make(kind: str = "desktop", scheme: str = "light", locale: str = "zh-CN"):
         context = browser.new_context(
-            **VIEWPORTS[kind], locale="zh-CN", color_scheme=scheme, device_scale_factor=1
+            **VIEWPORTS[kind], locale=locale, color_scheme=scheme, device_scale_factor=1
         )
         context.grant_permissions(["clipboard-read", "clipboard-write"])
         context.route("**/*", guard)

@@ -386,3 +386,21 @@ def test_delete_asks_for_confirmation_and_can_be_cancelled(ui_server, page):
     page.locator("#pa-docs-status >> text=已取消删除").wait_for()
     assert not page.locator("#pa-delete-yes").is_visible()
     assert "2025年全市科技工作要点" in page.locator("#pa-docs").inner_text()
+
+
+ENGLISH_LABELS_JS = """() => Array.from(document.querySelectorAll('[aria-label],[title],[placeholder]'))
+  .flatMap(e => ['aria-label', 'title', 'placeholder'].map(a => e.getAttribute(a)))
+  .filter(v => v && /[A-Za-z]{3,}/.test(v))"""
+
+
+def test_gradio_strings_are_chinese_even_in_an_english_browser(ui_server, open_page):
+    page = open_page("desktop", "light", locale="en-US")
+    _open(page, f"{ui_server.url}/ui/")
+    page.locator("#pa-send").click()  # an empty question: Gradio's warning toast
+    toast = page.locator('[data-testid="toast-body"]').first
+    toast.wait_for()
+    assert "Warning" not in toast.inner_text() and "请输入要咨询的问题" in toast.inner_text()
+    _ask(page, "鲁科贷是什么？")
+    _answer(page)
+    assert page.evaluate(ENGLISH_LABELS_JS) == []
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
