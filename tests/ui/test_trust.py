@@ -202,10 +202,11 @@ def test_reset_then_follow_up_gets_a_standalone_answer(ui_server, open_page, ass
     assert page.locator('#pa-chat [data-testid="user"]').count() == 1  # storage was reset too
 
 
+@pytest.mark.parametrize(("kind", "scheme"), [("phone", "light"), ("desktop", "dark")])
 def test_citation_opens_the_clause_highlighted_in_its_document(
-    ui_server, open_page, shots, assistant
+    ui_server, open_page, shots, assistant, kind, scheme
 ):
-    page = open_page("phone", "light")
+    page = open_page(kind, scheme)
     _open(page, f"{ui_server.url}/ui/")
     page.get_by_role("button", name="科融信能提供什么贷款？").click()
     answer = _answer(page)
@@ -223,7 +224,7 @@ def test_citation_opens_the_clause_highlighted_in_its_document(
     unit = frame.locator(".unit").inner_text()
     assert unit.startswith("13.优化全周期科技金融服务") and "鲁科贷" in unit  # text around it
     page.wait_for_timeout(300)
-    page.screenshot(path=str(shots / "citation-dialog-phone-light.png"))
+    page.screenshot(path=str(shots / f"citation-dialog-{kind}-{scheme}.png"))
     assert _in_view(page, page.locator("#pa-doc-frame"))
     page.locator("#pa-doc-close").click()
     assert not page.locator("#pa-doc-dialog").is_visible()
