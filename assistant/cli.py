@@ -67,14 +67,39 @@ def index(
         typer.Option(
             "--force",
             help=(
-                "语料未变也重新读取、切分全部文件并写入新一代索引；向量按文本哈希复用，"
+                "语料未变也重新读取、切分全部文件并写入新的向量集合；向量按文本哈希复用，"
                 "不重新计算（要重新计算全部向量，请先删除索引目录 PA_INDEX_DIR）"
+            ),
+        ),
+    ] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help=(
+                "检查语料目录、索引清单、文档条目与 Chroma 是否一致，并修复发现的问题"
+                "（中断的上传、多余或缺失的向量、遗留集合与文件）"
             ),
         ),
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="以 JSON 输出摘要")] = False,
 ) -> None:
     """建立或增量更新索引（语料目录 PA_CORPUS_DIR，索引目录 PA_INDEX_DIR）。"""
+    if check:
+        from .index import IndexBuilder
+
+        report = IndexBuilder(_assistant().settings).check(repair=True)
+        if json_out:
+            _print_json(report.as_dict())
+            return
+        if report.clean:
+            typer.echo("索引一致：无需修复")
+            return
+        for problem in report.problems:
+            typer.echo(f"发现：{problem}")
+        for fix in report.repaired:
+            typer.echo(f"已修复：{fix}")
+        return
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -84,7 +109,13 @@ def index(
     )
 
     assistant = _assistant()
-    labels = {"ocr": "识别扫描页", "embed": "计算向量", "store": "写入索引"}
+    labels = {
+        "load": "读取文件",
+        "ocr": "识别扫描页",
+        "chunk": "切分文档",
+        "embed": "计算向量",
+        "store": "写入索引",
+    }
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

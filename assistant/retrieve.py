@@ -1,14 +1,16 @@
 """Hybrid retrieval: BM25 (bm25s over jieba tokens) ∥ dense (Chroma, cosine) → RRF.
 
-``IndexReader`` opens the generation the manifest points at and notices when a new build
-swaps it, so a running server picks up re-indexing without a restart.
+``IndexReader`` is one committed state of the index; ``Retriever`` notices when an update
+commits a new one and loads it in the background, so a running server picks up re-indexing
+(its own uploads, another process's) without a restart and without making anyone wait.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import math
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,13 +23,17 @@ from .config import Settings
 from .embed import get_embedder
 from .errors import AssistantError, IndexCorruptError, IndexNotReadyError
 from .fusion import reciprocal_rank_fusion
-from .index import MANIFEST, read_manifest
+from .index import Entry, read_entry, vector_id
+from .manifest import MANIFEST, MANIFEST_VERSION, read_manifest
 from .models import Chunk, Hit
 from .spelling import Corrector
 from .store import get_client, get_collection
 from .text import STOPWORDS, add_terms, load_dictionary, search_tokens
 
+log = logging.getLogger(__name__)
+
 CANDIDATES = 20
+DENSE_SLACK = 10  # extra dense results asked for, against vectors of other states
 DENSE_QUERY_CHARS = 256  # e5 windows longer text, at a cost linear in its length
 
 
@@ -72,26 +78,33 @@ class Scored:
 
 
 class IndexReader:
-    """A loaded generation: chunk table, BM25, Chroma collection, IDF statistics."""
+    """One committed state of the index, combined from its per-document entries: chunk table,
+    BM25, IDF statistics, vocabulary, spelling table, corpus scope and targets ledger. It is
+    immutable; an update makes a new reader, and a request keeps the one it started with."""
 
-    def __init__(self, settings: Settings, manifest: dict):
+    def __init__(self, settings: Settings, manifest: dict, entries: dict[str, Entry]):
+        from .answering.scope import CorpusScope
+        from .targets import TargetLedger
+
         self.settings = settings
         self.manifest = manifest
         self.generation = manifest["generation"]
-        gen_dir = Path(settings.index_dir) / "gen" / self.generation
-        with open(gen_dir / "chunks.jsonl", encoding="utf-8") as fh:
-            self.chunks = [Chunk.model_validate_json(line) for line in fh if line.strip()]
-        with open(gen_dir / "tokens.jsonl", encoding="utf-8") as fh:
-            self.tokens = [json.loads(line) for line in fh if line.strip()]
-        terms_file = gen_dir / "terms.txt"
+        live = [
+            entries[rec["entry"]]
+            for _rel, rec in sorted(manifest.get("files", {}).items())
+            if not rec.get("error") and rec.get("entry")
+        ]
+        self.entries = {rec["entry"]: e for e in live for rec in (e.record,)}
+        self.chunks = [c for e in live for c in e.chunks]
+        self.tokens = [t for e in live for t in e.tokens]
         domain = load_dictionary(Path(settings.corpus_dir))
-        if terms_file.is_file():
-            domain += terms_file.read_text(encoding="utf-8").splitlines()
-            add_terms(domain)
-        self.bm25 = (
-            bm25s.BM25.load(str(gen_dir / "bm25"), show_progress=False) if self.chunks else None
-        )
-        self.by_id = {c.chunk_id: i for i, c in enumerate(self.chunks)}
+        terms = list(manifest.get("terms", []))
+        add_terms([*domain, *terms])
+        self.bm25 = None
+        if self.chunks:  # bm25s cannot index nothing (the last document deleted)
+            self.bm25 = bm25s.BM25()
+            self.bm25.index(self.tokens, show_progress=False)
+        self.by_vector_id = {vector_id(c): i for i, c in enumerate(self.chunks)}
         self.collection = get_collection(get_client(settings), manifest["collection"])
         self.embedder = get_embedder(settings)
         df: Counter[str] = Counter()
@@ -102,12 +115,13 @@ class IndexReader:
         self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         self.max_idf = math.log(1 + (n + 0.5) / 0.5)
         self.full_text = "\n".join(c.text for c in self.chunks)
-        from .answering.scope import CorpusScope
-
         self.scope = CorpusScope.from_manifest(manifest)
-        self.doc_chunks: dict[str, list[Chunk]] = {}
-        for c in self.chunks:
-            self.doc_chunks.setdefault(c.doc_id, []).append(c)
+        self.doc_chunks: dict[str, list[Chunk]] = {e.doc_id: e.chunks for e in live}
+        self.doc_rows: dict[str, tuple[int, int]] = {}  # doc_id → its rows in ``chunks``
+        row = 0
+        for e in live:
+            self.doc_rows[e.doc_id] = (row, row + len(e.chunks))
+            row += len(e.chunks)
         self.years = {c.year for c in self.chunks if c.year}
         self.vocab_by_length: dict[int, list[str]] = {}
         for term in df:  # for typo matching, which compares words of equal length
@@ -119,6 +133,31 @@ class IndexReader:
             for t in [*df.keys(), *domain]
             if len(t) >= 2 and not t.isascii() and t not in STOPWORDS
         )
+        sentence_df: Counter[str] = Counter()
+        for e in live:
+            sentence_df.update(e.sentence_df)
+        self.ledger = TargetLedger.from_parts(
+            [t for e in live for t in e.targets],
+            {e.doc_id: e.text for e in live},
+            {e.doc_id: set(e.record.get("locality") or ()) for e in live},
+            sentence_df,
+            sum(e.n_sentences for e in live),
+            self.generation,
+            [*domain, *terms],
+        )
+
+    def doc_ids_for(self, filters: Filters) -> list[str] | None:
+        """The documents a filter allows, or ``None`` for all of them."""
+        if not filters.doc_ids and filters.year is None:
+            return None
+        out = []
+        for doc_id, chunks in self.doc_chunks.items():
+            if filters.doc_ids and doc_id not in filters.doc_ids:
+                continue
+            if filters.year is not None and not any(c.year == filters.year for c in chunks):
+                continue
+            out.append(doc_id)
+        return out
 
     # -- the two retrievers ----------------------------------------------------------------
 
@@ -126,8 +165,11 @@ class IndexReader:
         if not self.bm25 or not tokens:
             return []
         mask = None
-        if filters.doc_ids or filters.year is not None:
-            mask = np.array([1 if filters.allows(c) else 0 for c in self.chunks], dtype=float)
+        if (allowed := self.doc_ids_for(filters)) is not None:
+            mask = np.zeros(len(self.chunks))
+            for doc_id in allowed:
+                lo, hi = self.doc_rows[doc_id]
+                mask[lo:hi] = [1.0 if filters.allows(c) else 0.0 for c in self.chunks[lo:hi]]
             if not mask.any():
                 return []
         docs, scores = self.bm25.retrieve(
@@ -138,58 +180,125 @@ class IndexReader:
     def dense(self, query: str, k: int, filters: Filters) -> list[tuple[int, float]]:
         if not self.chunks:
             return []
+        allowed = self.doc_ids_for(filters)
+        if allowed == []:
+            return []
         vector = self.embedder.embed_query(query)
+        # The collection may also hold vectors of a state being written or just replaced:
+        # ask for a few more, and keep only the ones this state's entries name.
         got = self.collection.query(
             query_embeddings=[vector],
-            n_results=min(k, len(self.chunks)),
-            where=filters.chroma_where(),
+            n_results=min(k + DENSE_SLACK, len(self.chunks) + DENSE_SLACK),
+            where=None if allowed is None else {"doc_id": {"$in": allowed}},
             include=["distances"],
         )
         out = []
-        for cid, dist in zip(got["ids"][0], got["distances"][0], strict=True):
-            if cid in self.by_id:
-                out.append((self.by_id[cid], 1.0 - float(dist)))
-        return out
+        for vid, dist in zip(got["ids"][0], got["distances"][0], strict=True):
+            i = self.by_vector_id.get(vid)
+            if i is not None and filters.allows(self.chunks[i]):
+                out.append((i, 1.0 - float(dist)))
+        return out[:k]
 
 
 class Retriever:
-    """``retrieve(query, top_k, filters) -> list[Hit]`` over the current index generation."""
+    """``retrieve(query, top_k, filters) -> list[Hit]`` over the current index state.
+
+    ``reader`` is the current state. When another process (or ``index``) commits an update,
+    the next request notices the manifest's change and starts loading the new state in the
+    background; requests keep being answered from the old state until the new one is ready —
+    nobody waits for a load, and an old state lives as long as a request uses it."""
+
+    RETRY_S = 2.0  # after a failed background load
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self._reader: IndexReader | None = None
-        self._mtime: float | None = None
-        self._lock = threading.Lock()
+        self._mtime: int | None = None
+        self._lock = threading.Lock()  # one load at a time
+        self._loading = False
+        self._failed_at = 0.0
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="retrieve")
+
+    def _manifest_mtime(self) -> int:
+        try:
+            return (Path(self.settings.index_dir) / MANIFEST).stat().st_mtime_ns
+        except FileNotFoundError:
+            raise IndexNotReadyError(str(self.settings.index_dir)) from None
 
     @property
     def reader(self) -> IndexReader:
-        path = Path(self.settings.index_dir) / MANIFEST
-        try:
-            mtime = path.stat().st_mtime_ns
-        except FileNotFoundError:
-            raise IndexNotReadyError(str(self.settings.index_dir)) from None
+        mtime = self._manifest_mtime()
+        current = self._reader
+        if current is None:
+            with self._lock:
+                if self._reader is None:
+                    self._load()
+                return self._reader  # type: ignore[return-value]
+        if mtime != self._mtime and not self._loading:
+            if time.monotonic() - self._failed_at >= self.RETRY_S:
+                self._loading = True
+                threading.Thread(target=self._load_in_background, daemon=True).start()
+        return current
+
+    def refresh(self) -> IndexReader:
+        """Load the committed state now (after this process's own update), so that the next
+        question is answered from it."""
         with self._lock:
-            if self._reader is None or mtime != self._mtime:
-                manifest = read_manifest(Path(self.settings.index_dir))
-                if manifest is None:
-                    raise IndexNotReadyError(str(self.settings.index_dir))
-                if self._reader is None or manifest.get("generation") != self._reader.generation:
-                    try:
-                        self._reader = IndexReader(self.settings, manifest)
-                    except AssistantError:
-                        raise
-                    except Exception as exc:  # missing files, a dropped collection, bad JSON
-                        raise IndexCorruptError(
-                            str(self.settings.index_dir), f"{type(exc).__name__}: {exc}"
-                        ) from exc
+            self._load()
+            return self._reader  # type: ignore[return-value]
+
+    def _load_in_background(self) -> None:
+        try:
+            with self._lock:
+                self._load()
+        except Exception:
+            self._failed_at = time.monotonic()
+            log.exception("could not load the updated index; still answering from the old one")
+        finally:
+            self._loading = False
+
+    def _load(self) -> None:
+        index_dir = Path(self.settings.index_dir)
+        for attempt in range(3):
+            mtime = self._manifest_mtime()
+            manifest = read_manifest(index_dir)
+            if manifest is None:
+                raise IndexNotReadyError(str(index_dir))
+            if manifest.get("version") != MANIFEST_VERSION:
+                raise IndexCorruptError(
+                    str(index_dir), "索引由旧版本建立，请运行 policy-assistant index 重建"
+                )
+            if self._reader is not None and manifest["generation"] == self._reader.generation:
                 self._mtime = mtime
-            return self._reader
+                return
+            known = self._reader.entries if self._reader is not None else {}
+            try:
+                entries = {}
+                for rec in manifest.get("files", {}).values():
+                    name = rec.get("entry")
+                    if name and not rec.get("error"):
+                        entries[name] = known.get(name) or read_entry(index_dir, name)
+                reader = IndexReader(self.settings, manifest, entries)
+            except FileNotFoundError:
+                if attempt < 2:  # a newer commit retired an entry meanwhile: read it again
+                    continue
+                raise IndexCorruptError(str(index_dir), "文档条目文件缺失") from None
+            except AssistantError:
+                raise
+            except Exception as exc:  # bad JSON, a dropped collection
+                raise IndexCorruptError(str(index_dir), f"{type(exc).__name__}: {exc}") from exc
+            self._reader, self._mtime = reader, mtime
+            return
 
     def retrieve_scored(
-        self, query: str, top_k: int = 5, filters: Filters | None = None, extra_terms: str = ""
+        self,
+        query: str,
+        top_k: int = 5,
+        filters: Filters | None = None,
+        extra_terms: str = "",
+        reader: IndexReader | None = None,
     ) -> list[Scored]:
-        reader = self.reader
+        reader = reader or self.reader
         filters = filters or Filters()
         tokens = search_tokens(f"{query} {extra_terms}".strip())
         dense_f = self._pool.submit(reader.dense, dense_query(query), CANDIDATES, filters)
@@ -215,5 +324,11 @@ class Retriever:
             )
         return out
 
-    def retrieve(self, query: str, top_k: int = 5, filters: Filters | None = None) -> list[Hit]:
-        return [s.hit for s in self.retrieve_scored(query, top_k, filters)]
+    def retrieve(
+        self,
+        query: str,
+        top_k: int = 5,
+        filters: Filters | None = None,
+        reader: IndexReader | None = None,
+    ) -> list[Hit]:
+        return [s.hit for s in self.retrieve_scored(query, top_k, filters, reader=reader)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -28,17 +29,22 @@ from .answering.question import understand
 from .config import MAX_QUESTION_CHARS, Settings, get_settings
 from .errors import (
     SUPPORTED_SUFFIXES,
+    AssistantError,
     DocumentNotFoundError,
+    IndexCorruptError,
+    IndexNotReadyError,
     InvalidQuestionError,
     LoadError,
     UnsupportedFileType,
 )
-from .index import BuildSummary, IndexBuilder, ProgressFn, read_manifest
+from .index import RETIRE_GRACE_S, BuildSummary, IndexBuilder, ProgressFn, read_manifest
 from .ingest.ocr import OcrOptions, ocr_options
 from .load import RESERVED_NAMES, doc_id_for, load_bytes
 from .models import Answer, DocumentInfo, Hit, StreamEvent
 from .retrieve import Filters, Retriever, Scored
-from .targets import LedgerCache, Target
+from .targets import LedgerCache, Target, TargetLedger
+
+log = logging.getLogger(__name__)
 
 
 def validate_question(question: str | None) -> str:
@@ -154,18 +160,26 @@ class Assistant:
         self.generator = generator or get_generator(self.settings)
         self.ledger = LedgerCache(self.settings)
         self._build_lock = threading.Lock()
+        if IndexBuilder.has_pending(self.settings):  # an update killed mid-way: finish it
+            try:
+                IndexBuilder(self.settings).recover()
+            except Exception:
+                log.exception("could not recover the interrupted index update")
 
     # -- index -------------------------------------------------------------------------------
 
     def build_index(self, progress: ProgressFn | None = None, force: bool = False) -> BuildSummary:
         with self._build_lock:
-            return IndexBuilder(self.settings, progress).build(force=force)
+            summary = IndexBuilder(self.settings, progress).build(force=force)
+        self._updated(summary)
+        return summary
 
     def add_document(
         self, filename: str, data: bytes, progress: ProgressFn | None = None
     ) -> tuple[str, BuildSummary]:
-        """Validate an upload fully *before* it touches the corpus, then index incrementally.
-        A bad file raises ``LoadError`` and leaves corpus and index exactly as they were."""
+        """Validate an upload fully *before* it touches the corpus, then index it as a
+        transaction: the file enters the corpus once the index holds it. A bad file raises
+        ``LoadError`` and leaves corpus and index exactly as they were."""
         name = safe_filename(filename)
         if name in RESERVED_NAMES or name.startswith("."):
             raise LoadError(name, "文件名被保留（词典或说明文件），请改名后上传")
@@ -183,22 +197,11 @@ class Assistant:
             load_bytes(data, name)
         corpus = Path(self.settings.corpus_dir)
         corpus.mkdir(parents=True, exist_ok=True)
-        target = corpus / name
-        if target.resolve().parent != corpus.resolve():
+        if (corpus / name).resolve().parent != corpus.resolve():
             raise LoadError(name, "文件名无效")
         with self._build_lock:
-            previous = target.read_bytes() if target.exists() else None
-            tmp = target.with_name(f".{name}.upload")
-            tmp.write_bytes(data)
-            tmp.replace(target)
-            try:
-                summary = IndexBuilder(self.settings, progress).build()
-            except BaseException:
-                if previous is None:
-                    target.unlink(missing_ok=True)
-                else:
-                    target.write_bytes(previous)
-                raise
+            summary = IndexBuilder(self.settings, progress).add(name, data)
+        self._updated(summary)
         return doc_id_for(name), summary
 
     def delete_document(self, doc_id: str) -> BuildSummary:
@@ -211,17 +214,39 @@ class Assistant:
             ),
             None,
         )
-        path = Path(self.settings.corpus_dir) / rel if rel else None
-        if path is None or not path.is_file():
+        if rel is None:
             raise DocumentNotFoundError(doc_id)
         with self._build_lock:
-            data = path.read_bytes()
-            path.unlink()
-            try:
-                return IndexBuilder(self.settings).build()
-            except BaseException:
-                path.write_bytes(data)
-                raise
+            summary = IndexBuilder(self.settings).remove(rel)
+        self._updated(summary)
+        return summary
+
+    def _updated(self, summary: BuildSummary) -> None:
+        """After this process's own update: answer from the new state at once, and delete
+        what it replaced once the grace period has passed."""
+        if not summary.changed:
+            return
+        try:
+            self.retriever.refresh()
+        except AssistantError:
+            log.exception("the index was updated but could not be reopened")
+        timer = threading.Timer(RETIRE_GRACE_S + 1, self._collect)
+        timer.daemon = True
+        timer.start()
+
+    def _collect(self) -> None:
+        try:
+            IndexBuilder(self.settings).collect()
+        except Exception:  # garbage waits for the next update or ``index --check``
+            log.exception("could not collect retired index data")
+
+    def _ledger(self, reader=None) -> TargetLedger:
+        try:
+            return (reader or self.retriever.reader).ledger
+        except IndexCorruptError:
+            raise
+        except IndexNotReadyError:  # before the first ``index``: the corpus itself
+            return self.ledger.get()
 
     def documents(self) -> list[DocumentInfo]:
         manifest = read_manifest(Path(self.settings.index_dir)) or {"files": {}}
@@ -244,7 +269,7 @@ class Assistant:
         self, doc: str | None = None, section: str | None = None, q: str | None = None
     ) -> list[Target]:
         """The targets ledger (指标台账), filtered; rebuilt when the index changes."""
-        return self.ledger.get().rows(doc=doc, section=section, q=q)
+        return self._ledger().rows(doc=doc, section=section, q=q)
 
     # -- questions ---------------------------------------------------------------------------
 
@@ -254,8 +279,9 @@ class Assistant:
         query = validate_question(query)
         if not has_searchable_content(query):
             return []
-        text = analyse(query, self.retriever.reader.corrector).text
-        return self.retriever.retrieve(text, top_k or self.settings.top_k, filters)
+        reader = self.retriever.reader
+        text = analyse(query, reader.corrector).text
+        return self.retriever.retrieve(text, top_k or self.settings.top_k, filters, reader)
 
     def ask(
         self,
@@ -296,7 +322,9 @@ class Assistant:
         prev_scope = reader.scope.resolve(understand(normalise(previous)).ask, reader.full_text)
         if prev_scope.out_of_scope:
             return scope
-        prev_hits = self.retriever.retrieve_scored(previous, 3, scoped_filters(None, prev_scope))
+        prev_hits = self.retriever.retrieve_scored(
+            previous, 3, scoped_filters(None, prev_scope), reader=reader
+        )
         prev_docs = list(dict.fromkeys(h.chunk.doc_id for h in prev_hits))[:2]
         return narrow_to(scope, prev_docs, reader)
 
@@ -330,7 +358,7 @@ class Assistant:
             return Evidence(question, query, [], abstention(query, [], why), t0, t0)
         if scope.out_of_scope:  # the closest passages are still shown, as 相关内容
             extra = " ".join(query.context)
-            near = self.retriever.retrieve_scored(query.text, 3, filters, extra)
+            near = self.retriever.retrieve_scored(query.text, 3, filters, extra, reader)
             why, outside = scope.why, scope.outside_places
             return Evidence(question, query, near, abstention(query, near, why, outside), t0, t0)
         if context and not scope.named and history:
@@ -340,12 +368,13 @@ class Assistant:
         # the answerer weighs more candidates than a search shows: the unit that answers is
         # often not the chunk that ranks first
         k = max(self.settings.top_k, ANSWER_CANDIDATES)
-        hits = self.retriever.retrieve_scored(query.text, k, filters, extra)
+        hits = self.retriever.retrieve_scored(query.text, k, filters, extra, reader)
         t1 = time.perf_counter()
         # A question asking for a target is answered from the ledger row, when one matches
         # and retrieval agrees that the row's sentence is about the question.
         if len(asked.parts) == 1 and not asked_fields(asked.ask):
-            from_ledger = ledger_answer(self.ledger.get(), query, filters)
+            spans = [(h.chunk.doc_id, h.chunk.start, h.chunk.end) for h in hits]
+            from_ledger = ledger_answer(reader.ledger, query, filters, within=spans)
             if from_ledger is not None and _retrieved(from_ledger, hits):
                 return Evidence(question, query, [], from_ledger, t0, t0)
         answer = compose(asked, query, scope, hits, reader)

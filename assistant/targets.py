@@ -37,9 +37,8 @@ from pydantic import BaseModel, ConfigDict, computed_field, field_serializer
 from .answering.query import normalise, places
 from .chunk import SEP, chunk_document
 from .config import Settings
-from .errors import LoadError
-from .index import MANIFEST, read_manifest
-from .load import load_corpus, load_file
+from .load import load_corpus
+from .manifest import MANIFEST, MANIFEST_VERSION, read_manifest
 from .models import Chunk
 from .text import (
     CN_DIGITS,
@@ -303,6 +302,22 @@ def targets_of_document(doc: Document, chunks: list[Chunk] | None = None) -> lis
     )
 
 
+def sentence_stats(text: str) -> tuple[Counter[str], int]:
+    """How many sentences of ``text`` hold each search token, and how many sentences it has."""
+    df: Counter[str] = Counter()
+    n = 0
+    for s, e in sentences(text):
+        df.update(set(search_tokens(text[s:e])))
+        n += 1
+    return df, n
+
+
+def locality_of(text: str, meta: dict) -> set[str]:
+    """The places a document is about: named in its issuers or title, else in its text."""
+    named = f"{' '.join(meta.get('issuers') or [])} {meta.get('title', '')}"
+    return {p for p in places() if p in named} or {p for p in places() if p in text}
+
+
 # -- the ledger ------------------------------------------------------------------------------
 
 
@@ -328,31 +343,61 @@ class TargetLedger:
         generation: str | None = None,
         terms: Iterable[str] = (),
     ):
+        docs = list(documents)
+        stats = [sentence_stats(d.page_content) for d in docs]
+        self._setup(
+            targets,
+            {d.metadata["doc_id"]: d.page_content for d in docs},
+            {d.metadata["doc_id"]: locality_of(d.page_content, d.metadata) for d in docs},
+            sum((df for df, _n in stats), Counter()),
+            sum(n for _df, n in stats),
+            generation,
+            terms,
+        )
+
+    @classmethod
+    def from_parts(
+        cls,
+        targets: Iterable[Target],
+        texts: dict[str, str],
+        locality: dict[str, set[str]],
+        df: Counter[str],
+        n_sentences: int,
+        generation: str | None = None,
+        terms: Iterable[str] = (),
+    ) -> TargetLedger:
+        """A ledger combined from per-document parts computed at index time (rows, sentence
+        frequencies, places), so that opening an index does not re-read its corpus."""
+        ledger = cls.__new__(cls)
+        ledger._setup(targets, texts, locality, df, n_sentences, generation, terms)
+        return ledger
+
+    def _setup(self, targets, texts, locality, df, n_sentences, generation, terms) -> None:
         self.targets: list[Target] = list(targets)
         self.generation = generation
         self._terms = list(terms)
-        self.locality: dict[str, set[str]] = {}
-        self._texts: list[str] = []
-        df: Counter[str] = Counter()  # sentence frequency of each token, for IDF weights
-        n_sentences = 0
-        for doc in documents:
-            text, meta = doc.page_content, doc.metadata
-            self._texts.append(text)
-            named = f"{' '.join(meta.get('issuers') or [])} {meta.get('title', '')}"
-            self.locality[meta["doc_id"]] = {p for p in places() if p in named} or {
-                p for p in places() if p in text
-            }
-            for s, e in sentences(text):
-                df.update(set(search_tokens(text[s:e])))
-                n_sentences += 1
-        # corpus statistics that ``target_answer`` weighs question words by
-        self.df = df
+        self.locality: dict[str, set[str]] = dict(locality)
+        self._texts: list[str] = list(texts.values())
+        self.df = df  # sentence frequency of each token, for the IDF weights answering uses
         self._n = max(n_sentences, 1)
         self.max_idf = math.log(1 + (self._n + 0.5) / 0.5)
         self.full_text = "\n".join(self._texts)
+        self._by_doc: dict[str, list[Target]] = {}
+        for row in self.targets:
+            self._by_doc.setdefault(row.doc_id, []).append(row)
         self._corrector = None
         self._vocabulary: frozenset[str] | None = None
         self._lock = threading.Lock()
+
+    def rows_within(self, spans: Iterable[tuple[str, int, int]]) -> list[Target]:
+        """Rows whose sentence starts inside one of the (doc_id, start, end) spans — the rows of
+        the retrieved chunks, looked up per document instead of scanning the whole ledger."""
+        out: dict[int, Target] = {}
+        for doc_id, start, end in spans:
+            for row in self._by_doc.get(doc_id, ()):
+                if start <= row.start < end:
+                    out[id(row)] = row
+        return list(out.values())
 
     # -- building --------------------------------------------------------------------------
 
@@ -380,18 +425,29 @@ class TargetLedger:
         corpus = Path(settings.corpus_dir)
         terms = load_dictionary(corpus)
         manifest = read_manifest(Path(settings.index_dir))
-        if manifest is None:
+        if manifest is None or manifest.get("version") != MANIFEST_VERSION:
             docs = load_corpus(corpus).documents if corpus.is_dir() else []
             return cls.from_documents(docs, None, terms)
-        docs = []
-        for rel, rec in sorted(manifest.get("files", {}).items()):
-            if rec.get("error"):
-                continue
-            try:
-                docs.append(load_file(corpus / rel, corpus))
-            except LoadError:
-                continue
-        return cls.from_documents(docs, manifest.get("generation"), terms)
+        from .index import read_entry
+
+        entries = [
+            read_entry(Path(settings.index_dir), rec["entry"])
+            for _rel, rec in sorted(manifest.get("files", {}).items())
+            if rec.get("entry") and not rec.get("error")
+        ]
+        add_terms([*terms, *manifest.get("terms", [])])
+        df: Counter[str] = Counter()
+        for e in entries:
+            df.update(e.sentence_df)
+        return cls.from_parts(
+            [t for e in entries for t in e.targets],
+            {e.doc_id: e.text for e in entries},
+            {e.doc_id: set(e.record.get("locality") or ()) for e in entries},
+            df,
+            sum(e.n_sentences for e in entries),
+            manifest.get("generation"),
+            [*terms, *manifest.get("terms", [])],
+        )
 
     # -- querying --------------------------------------------------------------------------
 

@@ -70,10 +70,26 @@ def test_removed_file_disappears_from_answers(tmp_path):
     assistant = Assistant(settings)
     assert not assistant.ask("鲁科贷发放多少贷款？").abstained
     (settings.corpus_dir / "loans.txt").unlink()
-    IndexBuilder(settings).build()
+    IndexBuilder(settings).build()  # as another process (the CLI) would
+    assert [d.doc_id for d in assistant.documents()] == ["vouchers.txt"]
+    # the running assistant keeps answering while it loads the new state in the background
+    answer = assistant.ask("鲁科贷发放多少贷款？")
+    wait_for_state(assistant, read_manifest(settings.index_dir)["generation"])
     answer = assistant.ask("鲁科贷发放多少贷款？")
     assert all(c.doc_id != "loans.txt" for c in answer.citations)
-    assert [d.doc_id for d in assistant.documents()] == ["vouchers.txt"]
+
+
+def wait_for_state(assistant: Assistant, generation: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while assistant.retriever.reader.generation != generation:
+        assert time.monotonic() < deadline, "the new index state was never picked up"
+        time.sleep(0.05)
+
+
+def assert_clean(settings: Settings) -> None:
+    """Nothing out of place between corpus, manifest, entries and Chroma."""
+    report = IndexBuilder(settings).check(repair=False)
+    assert report.clean, report.problems
 
 
 def test_new_chunker_version_rebuilds(tmp_path, monkeypatch):
@@ -102,17 +118,24 @@ def test_new_embedder_rebuilds_without_reusing_vectors(tmp_path):
     assert read_manifest(settings.index_dir)["embedder_id"] == get_embedder(settings).embedder_id
 
 
-def test_old_generations_are_collected(tmp_path):
+def test_updates_keep_one_collection_and_leave_no_garbage(tmp_path):
     settings = small_corpus(tmp_path)
     IndexBuilder(settings).build()
+    first = read_manifest(settings.index_dir)
     (settings.corpus_dir / "loans.txt").write_text(LOANS + "\n2.补充。\n", encoding="utf-8")
     IndexBuilder(settings).build()
     manifest = read_manifest(settings.index_dir)
-    gens = [p.name for p in (settings.index_dir / "gen").iterdir()]
-    assert gens == [manifest["generation"]]
+    assert manifest["collection"] == first["collection"]  # updated in place, not copied
+    assert manifest["files"]["vouchers.txt"]["entry"] == first["files"]["vouchers.txt"]["entry"]
+    assert_clean(settings)  # the replaced vectors and entry wait out the grace period …
+    IndexBuilder(settings).collect(everything=True)  # … and are then deleted
+    entries = sorted(p.name for p in (settings.index_dir / "docs").iterdir())
+    assert entries == sorted(r["entry"] for r in manifest["files"].values())
+    collection = get_client(settings).get_collection(manifest["collection"])
+    assert collection.count() == manifest["chunks"]
     ours = [n for n in list_collection_names(get_client(settings)) if n.startswith("policy-")]
-    mine = [n for n in ours if n.endswith(manifest["generation"])]
-    assert mine == [manifest["collection"]]
+    assert ours == [manifest["collection"]]
+    assert_clean(settings)
 
 
 def test_killed_build_leaves_previous_index_answering(tmp_path):
@@ -149,8 +172,7 @@ def test_killed_build_leaves_previous_index_answering(tmp_path):
     (settings.corpus_dir / "loans.txt").write_text(LOANS + "\n2.补充。\n", encoding="utf-8")
     summary = IndexBuilder(settings).build()
     assert summary.changed
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    assert [p.name for p in (settings.index_dir / "gen").iterdir()] == [manifest["generation"]]
+    assert_clean(settings)
 
 
 def test_chroma_server_holds_the_same_index(tmp_path, chroma_server):
@@ -195,8 +217,7 @@ def test_concurrent_builds_leave_a_working_index(tmp_path):
     ]
     for p in procs:
         assert p.wait(timeout=180) == 0, p.stderr.read().decode()
-    manifest = read_manifest(settings.index_dir)
-    assert [p.name for p in (settings.index_dir / "gen").iterdir()] == [manifest["generation"]]
+    assert_clean(settings)
     answer = Assistant(settings).ask("鲁科贷争取为多少家企业发放贷款？")
     assert not answer.abstained and "500家" in answer.answer
 
@@ -208,8 +229,9 @@ def test_damaged_index_is_a_clear_error(tmp_path):
 
     settings = small_corpus(tmp_path)
     IndexBuilder(settings).build()
-    shutil.rmtree(settings.index_dir / "gen")
+    shutil.rmtree(settings.index_dir / "docs")
     with pytest.raises(IndexNotReadyError, match="索引不完整或已损坏"):
         Assistant(settings).ask("鲁科贷")
     IndexBuilder(settings).build()  # and a rebuild repairs it
     assert not Assistant(settings).ask("鲁科贷争取为多少家企业发放贷款？").abstained
+    assert_clean(settings)

@@ -62,11 +62,13 @@ MIN_TOPIC_IDF = 1.0  # the weight of at least one noun the question and the sent
 UNIT_DECIDED = 0.7  # … the question's unit (多少家) picked the row and the sentence carries this
 
 
-def answer(ledger: TargetLedger, question: str | Query, filters=None) -> Answer | None:
+def answer(ledger: TargetLedger, question: str | Query, filters=None, within=None) -> Answer | None:
     """The matching row(s) as an ``Answer`` (mode "targets"), or ``None`` when the question
     does not ask for a target or no row matches it with confidence — the normal pipeline
     then answers (or abstains). ``question`` may be a ``Query`` already analysed by the
-    caller (condensed follow-up, corrected spelling); ``filters`` a ``retrieve.Filters``."""
+    caller (condensed follow-up, corrected spelling); ``filters`` a ``retrieve.Filters``;
+    ``within`` (doc_id, start, end) spans — the retrieved chunks — to weigh only their rows
+    (looked up per document, so a target question costs the same at any corpus size)."""
     if not ledger.targets:
         return None
     if isinstance(question, Query):
@@ -78,7 +80,8 @@ def answer(ledger: TargetLedger, question: str | Query, filters=None) -> Answer 
         return None
     if set(query.kinds) - {"money", "rate"}:
         return None  # a deadline, a contact, materials, conditions, names: not a target
-    rows = [r for r in ledger.targets if _in_scope(ledger, r, query, text, filters)]
+    pool = ledger.targets if within is None else ledger.rows_within(within)
+    rows = [r for r in pool if _in_scope(ledger, r, query, text, filters)]
     if "money" in query.kinds:
         rows = [r for r in rows if r.unit.endswith(_MONEY_UNITS)]
     if "rate" in query.kinds:

