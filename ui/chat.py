@@ -123,6 +123,7 @@ class ChatHandler:
             return
         if answer is None:
             return
+        answer = self.view.with_full_sections(answer)
         convo.append({"q": question, "a": answer.model_dump(), "error": ""})
         chat[-1] = {"role": "assistant", "content": render_answer(answer)}
         if self.on_answer:

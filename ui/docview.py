@@ -110,6 +110,26 @@ class DocumentView:
         except AssistantError:
             return {}
 
+    def with_full_sections(self, answer: Answer) -> Answer:
+        """The answer with each citation's heading path whole ("一、全面强化…" completed from
+        the document), so the sources panel and the copied text name the section in full."""
+
+        def full(c):
+            try:
+                info = self.info(c.doc_id)
+                text = self.text(info, self.chunks(c.doc_id)) if info else None
+            except AssistantError:
+                return c
+            path = SECTION_SEP.join(full_heading_path(c.section, text))
+            return c if path == c.section else c.model_copy(update={"section": path})
+
+        return answer.model_copy(
+            update={
+                "citations": [full(c) for c in answer.citations],
+                "related": [full(c) for c in answer.related],
+            }
+        )
+
     # -- follow-ups ------------------------------------------------------------------------
 
     def suggestions(self, answer: Answer, limit: int = 3) -> list[str]:

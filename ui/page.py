@@ -257,9 +257,19 @@ JS = r"""
                  "Copy message": "复制", "Like": "赞", "Dislike": "踩", "Clear": "清空对话",
                  "Close": "关闭"};
   var TOAST = {"Warning": "提示", "Info": "提示", "Error": "出错了", "Success": "完成"};
+  // messages Gradio writes in English whatever the locale
+  var TOAST_TEXT = {
+    "Connection to the server was lost. Attempting reconnection...":
+      "与服务器的连接已断开，正在尝试重新连接……",
+    "Lost connection to server. Please try again.": "与服务器的连接已断开，请稍后重试。"
+  };
   function fixLabels(root) {
     root.querySelectorAll(".toast-title").forEach(function (el) {
       var zh = TOAST[el.textContent.trim()];
+      if (zh) el.textContent = zh;
+    });
+    root.querySelectorAll('[data-testid="toast-text"]').forEach(function (el) {
+      var zh = TOAST_TEXT[el.textContent.trim()];
       if (zh) el.textContent = zh;
     });
     root.querySelectorAll("[aria-label]").forEach(function (el) {

@@ -72,11 +72,16 @@ def answer_body(answer: Answer) -> str:
     return "<br>".join(one_line(ln) for ln in answer.answer.strip().splitlines() if ln.strip())
 
 
-def _source(c: Citation) -> str:
+def _source(c: Citation, shown: str = "") -> str:
+    # a quote the answer already prints word for word (a ledger answer's 原文) is not repeated
+    quote_ = (
+        ""
+        if c.text.strip() and c.text.strip() in shown
+        else (f'<blockquote class="pa-cite-text">{lines(c.text)}</blockquote>')
+    )
     return (
         f'<div class="pa-cite"><div class="pa-cite-doc">{_ref(c)} 《{text(c.title)}》</div>'
-        f'<div class="pa-cite-section">{text(c.where) or "（正文）"}</div>'
-        f'<blockquote class="pa-cite-text">{lines(c.text)}</blockquote>'
+        f'<div class="pa-cite-section">{text(c.where) or "（正文）"}</div>{quote_}'
         f'<a class="pa-open" href="{attr(doc_href(c.doc_id, c.start, c.end))}" target="_blank"'
         f' rel="noopener">在原文中查看</a></div>'
     )
@@ -85,7 +90,7 @@ def _source(c: Citation) -> str:
 def render_citations(answer: Answer) -> str:
     if not answer.citations:
         return ""
-    items = "".join(_source(c) for c in answer.citations)
+    items = "".join(_source(c, answer.answer) for c in answer.citations)
     return (
         f'<details class="pa-cites"><summary>出处（{len(answer.citations)} 条）</summary>'
         f"{items}</details>"

@@ -218,3 +218,16 @@ def test_feedback_store_keeps_the_case_and_exports_eval_lines(tmp_path):
     assert case["history"] == history and case["doc"] == "d.txt"
     filled = {**case, "facts": ["500家"], "evidence": "500家企业"}
     EvalCase.model_validate(filled)  # the eval loader takes it once a maintainer fills it
+
+
+def test_sources_do_not_repeat_a_quote_the_answer_already_prints():
+    from ui.render import render_answer
+
+    quote = "用好“鲁科贷”政策,争取为500家企业发放科技成果转化贷款25亿元以上。"
+    cite = Citation(id=1, doc_id="d", title="t", section="s", text=quote, score=1, start=0, end=9)
+    ledger = Answer(
+        question="q", answer=f"目标：500家。\n原文：{quote} [1]", abstained=False, citations=[cite]
+    )
+    assert "pa-cite-text" not in render_answer(ledger)  # shown once, in the answer
+    other = ledger.model_copy(update={"answer": "500家 [1]"})
+    assert "pa-cite-text" in render_answer(other)

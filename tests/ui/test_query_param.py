@@ -43,9 +43,9 @@ def test_link_question_is_asked_and_answered_with_citations(ui_server, page):
     assert user.count() == 1 and QUESTION in user.first.inner_text()
 
     answer.locator("summary").click()  # the sources panel starts folded
-    cite = answer.locator(".pa-cite-text").first
+    cite = answer.locator(".pa-cite-section").first
     cite.wait_for(state="visible")
-    assert "科融信" in cite.inner_text()
+    assert "13.优化全周期科技金融服务" in cite.inner_text()
     assert "2025年全市科技工作要点" in answer.locator(".pa-cite-doc").first.inner_text()
     assert page.locator("#pa-question textarea").input_value() == ""  # the box stays free
 

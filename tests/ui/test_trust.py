@@ -145,6 +145,8 @@ def test_answer_section_path_and_citation_marker_are_readable(
     answer.locator("summary").click()
     section = answer.locator(".pa-cite-section").first
     section.wait_for(state="visible")
+    assert "…" not in section.inner_text()  # "四、夯实企业创新主体地位…" completed from the text
+    assert section.inner_text().startswith("四、夯实企业创新主体地位,激发创新创造活力 › ")
     page.screenshot(path=str(shots / f"answer-sources-{kind}-{scheme}.png"))
     assert section.evaluate(CONTRAST_JS) >= 4.5
     assert answer.locator(".pa-answer").evaluate(CONTRAST_JS) >= 4.5
@@ -154,6 +156,7 @@ def test_answer_section_path_and_citation_marker_are_readable(
 
 @pytest.mark.parametrize("kind", ["phone", "desktop"])
 def test_copy_puts_the_plain_answer_on_the_clipboard(ui_server, open_page, assistant, kind):
+    from ui.docview import DocumentView
     from ui.render import plain_text
 
     page = open_page(kind, "light")
@@ -163,9 +166,10 @@ def test_copy_puts_the_plain_answer_on_the_clipboard(ui_server, open_page, assis
     answer.get_by_role("button", name="复制").click()
     answer.get_by_role("button", name="已复制").wait_for()
     copied = page.evaluate("navigator.clipboard.readText()")
-    assert copied == plain_text(assistant.ask(LOAN))
+    assert copied == plain_text(DocumentView(assistant).with_full_sections(assistant.ask(LOAN)))
     assert "<" not in copied and "500家" in copied
     assert "\n\n来源：\n[1] 《2025年全市科技工作要点》" in copied
+    assert "…" not in copied  # the heading path in full
     label = page.locator("#pa-chat [aria-label]").first.get_attribute("aria-label")
     assert "<" not in label
 
