@@ -40,6 +40,7 @@ CATEGORY_LABELS = {
     "list": "列举",
     "table": "表格",
     "faq": "问答解读",
+    "multipart": "多问合一",
 }
 CATEGORY_EN = {"inclusive": "inclusive", "colloquial": "colloquial", "followup": "follow-up"}
 SPLIT_LABELS = {"dev": "开发集", "holdout": "保留集", "all": "全部"}
