@@ -152,6 +152,16 @@ def test_answer_section_path_and_citation_marker_are_readable(
     assert answer.locator(".pa-answer").evaluate(CONTRAST_JS) >= 4.5
     assert answer.locator(".pa-answer a.pa-ref").first.evaluate(CONTRAST_JS) >= 4.5
     assert _in_view(page, page.locator('#pa-chat [data-testid="user"]').last)
+    touch = [
+        answer.get_by_role("button", name="复制"),
+        answer.locator("summary"),
+        page.locator('#pa-chat button[aria-label="赞"]').last,
+        page.locator('#pa-chat button[aria-label="踩"]').last,
+        page.locator("#pa-suggest button").first,
+    ]
+    for target in touch:
+        box = target.bounding_box()
+        assert box["height"] >= 44 and box["width"] >= 44, target
 
 
 @pytest.mark.parametrize("kind", ["phone", "desktop"])
@@ -170,8 +180,10 @@ def test_copy_puts_the_plain_answer_on_the_clipboard(ui_server, open_page, assis
     assert "<" not in copied and "500家" in copied
     assert "\n\n来源：\n[1] 《2025年全市科技工作要点》" in copied
     assert "…" not in copied  # the heading path in full
-    label = page.locator("#pa-chat [aria-label]").first.get_attribute("aria-label")
-    assert "<" not in label
+    labels = page.evaluate(
+        "Array.from(document.querySelectorAll('[aria-label]')).map(e => e.getAttribute('aria-label'))"
+    )
+    assert labels and not [label for label in labels if "<" in label or "&#" in label]
 
 
 @pytest.mark.parametrize("reset", ["new-chat", "trash-icon"])
