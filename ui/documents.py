@@ -10,11 +10,13 @@ import gradio as gr
 
 from assistant.api.deps import check_admin_key
 from assistant.api.limits import KEY_COOKIE
+from assistant.api.throttle import TooManyAttempts
 from assistant.config import Settings
 from assistant.errors import AssistantError, AuthError
 from assistant.service import Assistant
 
 DOC_HEADERS = ["标题", "文号", "发文机关", "成文日期", "有效性", "片段数", "文件"]
+WRONG_KEY = "管理密钥错误：请核对后重新填写（区分大小写，前后不要有空格）；仍不行请联系管理员。"
 MISSING_KEY = "请先在“管理密钥”框中填写管理密钥（部署本服务时设置的 PA_API_KEY，可向管理员索取）。"
 
 
@@ -79,7 +81,14 @@ class DocumentsHandler:
     def _check_key(self, key: str, request: gr.Request | None) -> None:
         if not (key or "").strip():
             raise AuthError(MISSING_KEY)
-        check_admin_key(self.settings, key, client=_client(request), throttle=self.throttle)
+        try:
+            check_admin_key(self.settings, key, client=_client(request), throttle=self.throttle)
+        except TooManyAttempts:
+            raise
+        except AuthError as exc:
+            if str(exc) == "管理密钥错误":  # say what to do, not only what went wrong
+                raise AuthError(WRONG_KEY) from None
+            raise
 
     def ask_delete(self, doc_id: str | None) -> tuple:
         """Delete asks first: the confirmation row names the document."""

@@ -140,7 +140,7 @@ def test_documents_tab_uploads_and_deletes_only_with_the_admin_key(private_docs,
     assert ("科技特派员工作方案", "科技特派员工作方案.txt") in dropdown.choices
 
     status, rows, _ = docs.delete("wrong", "科技特派员工作方案.txt")
-    assert status.startswith("❌") and len(rows) == 2
+    assert status.startswith("❌") and len(rows) == 2 and "请核对后重新填写" in status
     status, rows, _ = docs.delete(ADMIN_KEY, "科技特派员工作方案.txt")
     assert status.startswith("✅") and [r[6] for r in rows] == ["2025年全市科技工作要点.txt"]
     assert sorted(p.name for p in corpus.iterdir()) == before

@@ -272,6 +272,11 @@ def test_link_question_is_shown_as_literal_text_and_nothing_leaves(
     assert chat.locator('a[href*="phish"]').count() == 0
     assert chat.locator("img").count() == 0
     page.screenshot(path=str(shots / f"injection{entry.replace('/', '-')}phone.png"))
+    page.locator("#pa-starter").wait_for(state="hidden")  # the turn is done and kept
+    assert "q=" not in page.url  # answered once: a reload must not ask it again
+    page.reload()
+    page.locator("#pa-chat .pa-final").first.wait_for()
+    assert page.locator('#pa-chat [data-testid="user"]').count() == 1
     assert page.title() == "威海科技政策问答助手"
     og = page.locator('meta[property="og:title"]')
     assert og.count() == 1 and og.get_attribute("content") == "威海科技政策问答助手"
