@@ -178,70 +178,56 @@ def build_ui(
                 )
                 new = gr.Button("新对话", scale=1, min_width=72, elem_id="pa-new")
 
+            # hidden progress throughout the chat: its draft bubble ("正在查找相关政策…") is the
+            # progress; Gradio's spinner would cover the input box while an answer streams
+            quiet = {"api_visibility": "private", "show_progress": "hidden"}
             after = {
                 "fn": chat.after,
                 "inputs": [convo],
                 "outputs": [saved, starter, suggest_row, *suggest],
-                "api_visibility": "private",
-                "show_progress": "hidden",
+                **quiet,
             }
-            # show_progress="hidden" throughout the chat: its draft bubble ("正在查找相关政策…")
-            # is the progress; Gradio's spinner would cover the input box while an answer streams
             io = {"inputs": [box, chatbot, convo], "outputs": [box, chatbot, convo]}
-            box.submit(chat.respond, **io, api_visibility="private", show_progress="hidden").then(
-                **after
-            )
-            send.click(chat.respond, **io, api_visibility="private", show_progress="hidden").then(
-                **after
-            )
+            box.submit(chat.respond, **io, **quiet).then(**after)
+            send.click(chat.respond, **io, **quiet).then(**after)
             for btn in (*example_buttons, *suggest):  # a button's value is its question
                 btn.click(
                     chat.respond,
                     [btn, chatbot, convo],
                     [box, chatbot, convo],
-                    api_visibility="private",
-                    show_progress="hidden",
+                    **quiet,
                 ).then(**after)
             reset_out = [box, chatbot, convo, saved]
-            new.click(
-                chat.reset, None, reset_out, api_visibility="private", show_progress="hidden"
-            ).then(**after)
-            chatbot.clear(
-                chat.reset, None, reset_out, api_visibility="private", show_progress="hidden"
-            ).then(**after)
+            new.click(chat.reset, None, reset_out, **quiet).then(**after)
+            chatbot.clear(chat.reset, None, reset_out, **quiet).then(**after)
             chatbot.like(
                 chat.rate,
                 [convo],
                 [fb_box, fb_record, fb_text],
-                api_visibility="private",
-                show_progress="hidden",
+                **quiet,
             )
             fb_send.click(
                 chat.explain,
                 [fb_record, fb_text],
                 [fb_box, fb_record, fb_text],
-                api_visibility="private",
-                show_progress="hidden",
+                **quiet,
             )
             fb_skip.click(
                 lambda: (gr.Column(visible=False), None, gr.Textbox(value="")),
                 None,
                 [fb_box, fb_record, fb_text],
-                api_visibility="private",
-                show_progress="hidden",
+                **quiet,
             )
             demo.load(
                 chat.load,
                 [saved],
                 [chatbot, convo, starter],
-                api_visibility="private",
-                show_progress="hidden",
+                **quiet,
             ).then(
                 chat.respond_to_link,
                 [chatbot, convo],
                 [box, chatbot, convo],
-                api_visibility="private",
-                show_progress="hidden",
+                **quiet,
             ).then(**after)
         with gr.Tab("指标台账", id="targets"):
             gr.Markdown(
