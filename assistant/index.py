@@ -47,7 +47,7 @@ import orjson
 from .answering.instructions import flagged_spans
 from .chunk import CHUNKER_VERSION, chunk_document
 from .config import Settings
-from .embed import get_embedder
+from .embed import embedder_id, get_embedder
 from .errors import IndexBuildError, LoadError
 from .ingest.metadata import DocMeta, resolve_repeals
 from .ingest.ocr import OcrOptions, ocr_options
@@ -441,24 +441,25 @@ class IndexBuilder:
 
     # -- syncing with the corpus folder ----------------------------------------------------
 
-    def _needs_fresh(self, old: dict | None, embedder_id: str, dict_fp: str, client) -> bool:
+    def _needs_fresh(self, old: dict | None, embedder: str, dict_fp: str, client=None) -> bool:
+        """Must everything be rebuilt (into a fresh collection)? ``client`` also checks that
+        the collection still exists; without it, only the manifest is consulted."""
         if not old or old.get("version") != MANIFEST_VERSION:
             return True
-        if old.get("embedder_id") != embedder_id or old.get("chunker") != CHUNKER_VERSION:
+        if old.get("embedder_id") != embedder or old.get("chunker") != CHUNKER_VERSION:
             return True
         if old.get("dictionary") != dict_fp:
             return True
         if old.get("chroma") != (self.settings.chroma_url or "embedded"):
             return True
-        return old.get("collection") not in list_collection_names(client)
+        return client is not None and old.get("collection") not in list_collection_names(client)
 
     def _sync(self, force: bool) -> BuildSummary:
         started = time.perf_counter()
-        embedder = get_embedder(self.settings)
-        client = get_client(self.settings)
         old = read_manifest(self.index_dir)
         dict_fp = _dictionary_fingerprint(self.corpus_dir)
-        fresh = force or self._needs_fresh(old, embedder.embedder_id, dict_fp, client)
+        # Chroma and a remote embedder's client are only opened when there is work to do
+        fresh = force or self._needs_fresh(old, embedder_id(self.settings), dict_fp)
         records = {} if fresh else dict(old.get("files", {}))
         changes: dict[str, _Change] = {}
         seen = set()
@@ -481,6 +482,8 @@ class IndexBuilder:
             if rel not in seen:
                 changes[rel] = _Change(None)
         if not fresh and all(c.stat_only for c in changes.values()):
+            if not self._collection_exists(old.get("collection")):  # dropped behind our back
+                return self._apply(_all_changed(self.corpus_dir), True, started, force)
             if changes:  # only stats differ (a copy, a touch): remember them, no new state
                 for rel, change in changes.items():
                     old["files"][rel].update(size=change.size, mtime_ns=change.mtime_ns)
@@ -489,6 +492,23 @@ class IndexBuilder:
             return self._summary_of(old, started)
         summary = self._apply(changes, fresh=fresh, started=started, force=force)
         return summary
+
+    def _collection_exists(self, name: str | None) -> bool:
+        """Is the collection there? For embedded Chroma, asked of its SQLite file directly, so
+        a no-op ``index`` need not import chromadb."""
+        if not name:
+            return False
+        db = self.index_dir / "chroma" / "chroma.sqlite3"
+        if not self.settings.chroma_url and db.is_file():
+            import sqlite3
+
+            try:
+                with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+                    row = con.execute("SELECT 1 FROM collections WHERE name = ?", (name,))
+                    return row.fetchone() is not None
+            except sqlite3.Error:
+                pass
+        return name in list_collection_names(get_client(self.settings))
 
     def _entry_ok(self, rec: dict) -> bool:
         return bool(rec.get("entry")) and (self.index_dir / ENTRIES / rec["entry"]).is_file()
@@ -686,11 +706,7 @@ class IndexBuilder:
                 present.update(collection.get(ids=ids[s : s + GET_BATCH], include=[])["ids"])
         missing = [i for i in ids if i not in present]
         vectors: dict[str, list[float]] = {}
-        if (
-            missing
-            and old
-            and old.get("embedder_id") == get_embedder(self.settings).embedder_id
-        ):
+        if missing and old and old.get("embedder_id") == get_embedder(self.settings).embedder_id:
             source = collection
             if old.get("collection") and old["collection"] != collection.name:
                 try:
@@ -928,6 +944,16 @@ class IndexBuilder:
             shutil.rmtree(old_layout, ignore_errors=True)
             report.repaired.append("删除了旧版 gen/ 目录")
         return report
+
+
+def _all_changed(corpus_dir: Path) -> dict[str, _Change]:
+    out = {}
+    for path in iter_corpus_files(corpus_dir):
+        data, st = path.read_bytes(), path.stat()
+        out[path.relative_to(corpus_dir).as_posix()] = _Change(
+            data, hashlib.sha256(data).hexdigest(), st.st_size, st.st_mtime_ns
+        )
+    return out
 
 
 def _repeals(records: dict[str, dict]) -> dict[str, str | None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import pickle
 import threading
 import time
 from collections import Counter
@@ -24,7 +25,7 @@ from .embed import get_embedder
 from .errors import AssistantError, IndexCorruptError, IndexNotReadyError
 from .fusion import reciprocal_rank_fusion
 from .index import Entry, read_entry, vector_id
-from .manifest import MANIFEST, MANIFEST_VERSION, read_manifest
+from .manifest import MANIFEST, MANIFEST_VERSION, read_manifest, write_atomic
 from .models import Chunk, Hit
 from .spelling import Corrector
 from .store import get_client, get_collection
@@ -33,6 +34,8 @@ from .text import STOPWORDS, add_terms, load_dictionary, search_tokens
 log = logging.getLogger(__name__)
 
 CANDIDATES = 20
+SNAPSHOT = "snapshot.pkl"
+SNAPSHOT_VERSION = 1
 DENSE_SLACK = 10  # extra dense results asked for, against vectors of other states
 DENSE_QUERY_CHARS = 256  # e5 windows longer text, at a cost linear in its length
 
@@ -82,7 +85,15 @@ class IndexReader:
     BM25, IDF statistics, vocabulary, spelling table, corpus scope and targets ledger. It is
     immutable; an update makes a new reader, and a request keeps the one it started with."""
 
-    def __init__(self, settings: Settings, manifest: dict, entries: dict[str, Entry]):
+    def __init__(
+        self,
+        settings: Settings,
+        manifest: dict,
+        entries: dict[str, Entry],
+        derived: dict | None = None,
+    ):
+        """``derived`` — BM25, frequencies and spelling table of exactly these entries, from a
+        snapshot — skips recomputing them."""
         from .answering.scope import CorpusScope
         from .targets import TargetLedger
 
@@ -100,16 +111,19 @@ class IndexReader:
         domain = load_dictionary(Path(settings.corpus_dir))
         terms = list(manifest.get("terms", []))
         add_terms([*domain, *terms])
-        self.bm25 = None
-        if self.chunks:  # bm25s cannot index nothing (the last document deleted)
+        derived = derived or {}
+        self.bm25 = derived.get("bm25")
+        if self.chunks and self.bm25 is None:  # bm25s cannot index nothing (none left)
             self.bm25 = bm25s.BM25()
             self.bm25.index(self.tokens, show_progress=False)
         self.by_vector_id = {vector_id(c): i for i, c in enumerate(self.chunks)}
         self.collection = get_collection(get_client(settings), manifest["collection"])
         self.embedder = get_embedder(settings)
-        df: Counter[str] = Counter()
-        for toks in self.tokens:
-            df.update(set(toks))
+        df: Counter[str] | None = derived.get("df")
+        if df is None:
+            df = Counter()
+            for toks in self.tokens:
+                df.update(set(toks))
         n = max(len(self.tokens), 1)
         self.df = df
         self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
@@ -126,16 +140,24 @@ class IndexReader:
         self.vocab_by_length: dict[int, list[str]] = {}
         for term in df:  # for typo matching, which compares words of equal length
             self.vocab_by_length.setdefault(len(term), []).append(term)
-        self.corrector = Corrector([*df.keys(), *domain])
+        self.corrector = derived.get("corrector") or Corrector([*df.keys(), *domain])
         # words worth finding inside a question even when jieba splits it differently
         self.vocabulary = frozenset(
             t
             for t in [*df.keys(), *domain]
             if len(t) >= 2 and not t.isascii() and t not in STOPWORDS
         )
-        sentence_df: Counter[str] = Counter()
-        for e in live:
-            sentence_df.update(e.sentence_df)
+        sentence_df: Counter[str] | None = derived.get("sentence_df")
+        if sentence_df is None:
+            sentence_df = Counter()
+            for e in live:
+                sentence_df.update(e.sentence_df)
+        self._derived = {
+            "bm25": self.bm25,
+            "df": df,
+            "corrector": self.corrector,
+            "sentence_df": sentence_df,
+        }
         self.ledger = TargetLedger.from_parts(
             [t for e in live for t in e.targets],
             {e.doc_id: e.text for e in live},
@@ -145,6 +167,35 @@ class IndexReader:
             self.generation,
             [*domain, *terms],
         )
+
+    def write_snapshot(self) -> None:
+        """Save this state's combined structures, so that a server start loads them instead of
+        recomputing them from the entries. Written by this product, read by it alone: it lives
+        in the index directory, as trusted as the Chroma database beside it."""
+        path = Path(self.settings.index_dir) / SNAPSHOT
+        data = pickle.dumps(
+            {
+                "version": SNAPSHOT_VERSION,
+                "generation": self.generation,
+                "entries": self.entries,
+                "derived": self._derived,
+            },
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+        write_atomic(path, data)
+
+    @staticmethod
+    def read_snapshot(settings: Settings, generation: str) -> tuple[dict, dict] | None:
+        """(entries, derived) of ``generation`` when a snapshot of it exists, else ``None``."""
+        path = Path(settings.index_dir) / SNAPSHOT
+        try:
+            with open(path, "rb") as fh:
+                snap = pickle.load(fh)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            return None
+        if snap.get("version") != SNAPSHOT_VERSION or snap.get("generation") != generation:
+            return None
+        return snap["entries"], snap["derived"]
 
     def doc_ids_for(self, filters: Filters) -> list[str] | None:
         """The documents a filter allows, or ``None`` for all of them."""
@@ -198,6 +249,13 @@ class IndexReader:
             if i is not None and filters.allows(self.chunks[i]):
                 out.append((i, 1.0 - float(dist)))
         return out[:k]
+
+
+def _snapshot(reader: IndexReader) -> None:
+    try:
+        reader.write_snapshot()
+    except Exception:  # only a slower next start
+        log.exception("could not save the index snapshot")
 
 
 class Retriever:
@@ -273,12 +331,22 @@ class Retriever:
                 return
             known = self._reader.entries if self._reader is not None else {}
             try:
-                entries = {}
-                for rec in manifest.get("files", {}).values():
-                    name = rec.get("entry")
-                    if name and not rec.get("error"):
-                        entries[name] = known.get(name) or read_entry(index_dir, name)
-                reader = IndexReader(self.settings, manifest, entries)
+                snap = (
+                    None
+                    if known
+                    else IndexReader.read_snapshot(self.settings, manifest["generation"])
+                )
+                if snap is not None:  # a start: the structures saved for this state
+                    reader = IndexReader(self.settings, manifest, snap[0], snap[1])
+                else:
+                    entries = {}
+                    for rec in manifest.get("files", {}).values():
+                        name = rec.get("entry")
+                        if name and not rec.get("error"):
+                            entries[name] = known.get(name) or read_entry(index_dir, name)
+                    reader = IndexReader(self.settings, manifest, entries)
+                    if not known:  # a start without a snapshot: save one for the next start
+                        threading.Thread(target=_snapshot, args=(reader,), daemon=True).start()
             except FileNotFoundError:
                 if attempt < 2:  # a newer commit retired an entry meanwhile: read it again
                     continue

@@ -160,6 +160,8 @@ class Assistant:
         self.generator = generator or get_generator(self.settings)
         self.ledger = LedgerCache(self.settings)
         self._build_lock = threading.Lock()
+        self._snapshot_lock = threading.Lock()
+        self._snapshot_of: str | None = None
         if IndexBuilder.has_pending(self.settings):  # an update killed mid-way: finish it
             try:
                 IndexBuilder(self.settings).recover()
@@ -235,10 +237,21 @@ class Assistant:
         timer.start()
 
     def _collect(self) -> None:
+        """Once updates have settled: delete what they replaced, and save the current state's
+        snapshot (one write per burst of uploads, not one per upload)."""
         try:
             IndexBuilder(self.settings).collect()
         except Exception:  # garbage waits for the next update or ``index --check``
             log.exception("could not collect retired index data")
+        with self._snapshot_lock:
+            reader = self.retriever.reader
+            manifest = read_manifest(Path(self.settings.index_dir)) or {}
+            if manifest.get("generation") == reader.generation != self._snapshot_of:
+                try:
+                    reader.write_snapshot()
+                    self._snapshot_of = reader.generation
+                except Exception:
+                    log.exception("could not save the index snapshot")
 
     def _ledger(self, reader=None) -> TargetLedger:
         try:
