@@ -332,8 +332,11 @@ def test_duplicate_ids_are_rejected_within_and_across_files(tmp_path):
 
 def test_the_committed_sets_describe_both_corpora():
     sets = load_sets(EVALS / "sets.toml")
-    assert list(sets) == ["bundled", "devcorpus"]
+    assert list(sets) == ["bundled", "devcorpus", "fresh"]
     bundled, dev = sets["bundled"], sets["devcorpus"]
+    # the fresh set: unseen questions over the same documents (and index) as devcorpus
+    assert sets["fresh"].qa == (EVALS / "devcorpus/qa_fresh.jsonl",)
+    assert (sets["fresh"].corpus, sets["fresh"].index) == (dev.corpus, dev.index)
     assert bundled.qa == (EVALS / "qa.jsonl",)
     assert (bundled.corpus, bundled.index) == (ROOT / "corpus", ROOT / "index")
     assert dev.qa == (EVALS / "devcorpus/dev_qa.jsonl", EVALS / "devcorpus/qa_extra.jsonl")
@@ -381,8 +384,11 @@ def test_a_sets_file_resolves_paths_against_its_root(tmp_path):
 
 
 def test_the_committed_thresholds_per_set_and_split():
-    limits = load_thresholds(EVALS / "thresholds.toml", known_sets=["bundled", "devcorpus"])
+    limits = load_thresholds(
+        EVALS / "thresholds.toml", known_sets=["bundled", "devcorpus", "fresh"]
+    )
     bundled, dev = limits["bundled"], limits["devcorpus"]
+    assert limits["fresh"].gate is False  # report only: never tuned on, never gated
     # the bundled set keeps its gate and its figures, on the whole set
     assert bundled.gate is True
     assert bundled.splits["all"]["min"] == {

@@ -238,27 +238,55 @@ def _related(hits: list[Scored], limit: int = 3) -> list[Citation]:
     return out
 
 
+_CLAUSES = re.compile(r"[，,。；;！!？?\n]+")
+_TRAILING = re.compile(r"(?:[\s“”\"'（）()]|吗|呢|呀|啊|吧|么)+$")
+_ASKING_TAIL = re.compile(
+    r"(?:是|有|为|要|能|可以)?(?:多少钱|多少|几个|几项|几家|几天|几|多久|多长时间|什么时候|哪些|哪几|什么|怎么办|怎么|如何)$"
+)
+FOCUS_CHARS = 24
+
+
 def _topic(query: Query, outside: tuple[str, ...] = ()) -> str:
+    """What was asked, in the question's own words: the clause naming most of its key terms,
+    without the asking words and particles that close it ("多少钱？") — never a string of key
+    terms glued together."""
     if outside:
         return "、".join(outside[:2])
-    terms = [t for t in query.terms if not re.fullmatch(r"[\W\d_]+", t)]
-    return "".join(terms[:4]) or query.text[:20]
+    clauses = [c.strip() for c in _CLAUSES.split(query.text) if c.strip()]
+    if not clauses:
+        return query.text[:FOCUS_CHARS]
+    best = max(clauses, key=lambda c: (sum(t in c for t in query.terms), -clauses.index(c)))
+    focus = best
+    for _ in range(3):  # "能领多少钱呢" → "能领"
+        trimmed = _TRAILING.sub("", _ASKING_TAIL.sub("", focus))
+        if trimmed == focus or len(trimmed) < 2:
+            break
+        focus = trimmed
+    return focus if len(focus) <= FOCUS_CHARS else focus[: FOCUS_CHARS - 1] + "…"
 
 
 def abstention(
-    query: Query, hits: list[Scored], why: str | None = None, outside: tuple[str, ...] = ()
+    query: Query,
+    hits: list[Scored],
+    why: str | None = None,
+    outside: tuple[str, ...] = (),
+    missing: str | None = None,
 ) -> Answer:
-    """ "Not in the documents", naming what was asked about, with the closest passages."""
+    """ "Not in the documents", naming what was asked about, with the closest passages.
+    ``missing`` — the documents do speak of it but do not state this (金额, 期限 …): then the
+    headline says exactly that, never that nothing was found about a topic the passages show."""
     topic = _topic(query, outside)
-    text = f"已收录的政策文件中没有找到关于“{topic}”的规定。"
+    if missing:
+        text = f"文件中有关于“{topic}”的内容，但没有写明{missing}。"
+    else:
+        text = f"已收录的政策文件中没有找到关于“{topic}”的规定。"
     if why:
         text += why
     related = _related(hits)
     if related:
         text += "\n相关内容（仅供参考）："
         for c in related:
-            snippet = c.text if len(c.text) <= 120 else c.text[:120] + "…"
-            text += f"\n· 《{c.title}》{c.section}：{snippet}"
+            text += f"\n· 《{c.title}》{c.section}：{c.text}"
     return Answer(question=query.original, answer=text, abstained=True, related=related)
 
 
@@ -295,9 +323,9 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
         _asked, required, label = FACT_KINDS[kind]
         # a whole unit is read with its heading and lead-in ("五、申报材料" over its list)
         if not any(required.search(_read_with_context(c)) for c in chosen):
-            return abstention(query, hits, f"文件提到了相关内容，但没有写明{label}。")
+            return abstention(query, hits, missing=label)
     if query.quantity and not query.listing and not any(NUMBER_RE.search(c.text) for c in chosen):
-        return abstention(query, hits, "文件提到了相关内容，但没有写明具体数量。")
+        return abstention(query, hits, missing="具体数量")
 
     citations = [_citation(n, c) for n, c in enumerate(chosen, 1)]
     body = "\n".join(f"{_strip_item_prefix(c.text)} [{c.id}]" for c in citations)

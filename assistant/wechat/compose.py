@@ -66,7 +66,7 @@ def answer_text(answer: Answer, public_url: str | None = None) -> str:
     """The WeChat text for ``answer``: body, then one source line; trimmed with "…" (and a link
     to the full answer when ``public_url`` is set) if the whole would exceed 2,048 bytes."""
     body = strip_markers(answer.answer)
-    if answer.abstained and "没有找到" not in body:
+    if answer.abstained and "没有找到" not in body and "没有写明" not in body:
         body = f"{NOT_FOUND}\n{body}".strip()  # say plainly that the documents do not answer
     body = body or NOT_FOUND
     source = None if answer.abstained else source_line(answer)

@@ -131,3 +131,23 @@ def test_an_amount_picks_the_table_row_of_its_tier(assistant):
     a = assistant.ask("研发费用增量是1500万元的企业，适用多少补助比例？单个企业最多补多少？")
     assert not a.abstained and "12%" in a.answer and "200万元" in a.answer
     assert a.citations[0].text.startswith("研发费用增量：500万元以上至2000万元（含）")
+
+
+# -- abstention headlines say what is missing, in the question's words (issue 13, part 4) --------
+
+
+def test_a_missing_fact_is_named_as_missing_not_as_nothing_found(assistant):
+    answer = assistant.ask("科融信能提供多少笔贷款？")
+    assert answer.abstained
+    headline = answer.answer.splitlines()[0]
+    assert "没有找到" not in headline  # the passages below do speak of 科融信
+    assert headline.startswith("文件中有关于“") and "没有写明具体数量" in headline
+
+
+def test_the_headline_names_the_asking_clause_not_glued_key_terms(assistant):
+    question = "你好，我们是做海洋装备配套的小公司，东港市对在建的海底隧道有什么补贴政策？"
+    answer = assistant.ask(question)
+    assert answer.abstained
+    topic = answer.answer.split("“", 1)[1].split("”", 1)[0]
+    assert topic in question  # a contiguous piece of what was asked
+    assert "你好" not in topic and not topic.endswith(("什么", "？"))
