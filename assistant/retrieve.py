@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 CANDIDATES = 20
 SNAPSHOT = "snapshot.pkl"
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 DENSE_SLACK = 10  # extra dense results asked for, against vectors of other states
 DENSE_QUERY_CHARS = 256  # e5 windows longer text, at a cost linear in its length
 
@@ -91,6 +91,7 @@ class IndexReader:
         manifest: dict,
         entries: dict[str, Entry],
         derived: dict | None = None,
+        previous: IndexReader | None = None,
     ):
         """``derived`` — BM25, frequencies and spelling table of exactly these entries, from a
         snapshot — skips recomputing them."""
@@ -114,12 +115,25 @@ class IndexReader:
         derived = derived or {}
         self.bm25 = derived.get("bm25")
         if self.chunks and self.bm25 is None:  # bm25s cannot index nothing (none left)
+            # rebuilt from the entries' cached tokens: bm25s has no incremental update, and
+            # this is the one cost of a state that grows with the corpus (measured in the README)
             self.bm25 = bm25s.BM25()
             self.bm25.index(self.tokens, show_progress=False)
         self.by_vector_id = {vector_id(c): i for i, c in enumerate(self.chunks)}
         self.collection = get_collection(get_client(settings), manifest["collection"])
         self.embedder = get_embedder(settings)
         df: Counter[str] | None = derived.get("df")
+        if df is None and previous is not None:  # the previous state's, ± the change
+            df = Counter(previous.df)
+            for name, e in previous.entries.items():
+                if name not in self.entries:
+                    for toks in e.tokens:
+                        df.subtract(set(toks))
+            for name, e in self.entries.items():
+                if name not in previous.entries:
+                    for toks in e.tokens:
+                        df.update(set(toks))
+            df = +df
         if df is None:
             df = Counter()
             for toks in self.tokens:
@@ -140,7 +154,10 @@ class IndexReader:
         self.vocab_by_length: dict[int, list[str]] = {}
         for term in df:  # for typo matching, which compares words of equal length
             self.vocab_by_length.setdefault(len(term), []).append(term)
-        self.corrector = derived.get("corrector") or Corrector([*df.keys(), *domain])
+        corrector = derived.get("corrector")
+        if corrector is None and previous is not None and previous.df.keys() == df.keys():
+            corrector = previous.corrector  # the same words: the same spelling table
+        self.corrector = corrector or Corrector([*df.keys(), *domain])
         # words worth finding inside a question even when jieba splits it differently
         self.vocabulary = frozenset(
             t
@@ -148,6 +165,16 @@ class IndexReader:
             if len(t) >= 2 and not t.isascii() and t not in STOPWORDS
         )
         sentence_df: Counter[str] | None = derived.get("sentence_df")
+        if sentence_df is None and previous is not None:  # the previous state's, ± the change
+            before = previous._derived["sentence_df"]
+            sentence_df = Counter(before)
+            for name, e in previous.entries.items():
+                if name not in self.entries:
+                    sentence_df.subtract(e.sentence_df)
+            for name, e in self.entries.items():
+                if name not in previous.entries:
+                    sentence_df.update(e.sentence_df)
+            sentence_df = +sentence_df
         if sentence_df is None:
             sentence_df = Counter()
             for e in live:
@@ -344,7 +371,7 @@ class Retriever:
                         name = rec.get("entry")
                         if name and not rec.get("error"):
                             entries[name] = known.get(name) or read_entry(index_dir, name)
-                    reader = IndexReader(self.settings, manifest, entries)
+                    reader = IndexReader(self.settings, manifest, entries, previous=self._reader)
                     if not known:  # a start without a snapshot: save one for the next start
                         threading.Thread(target=_snapshot, args=(reader,), daemon=True).start()
             except FileNotFoundError:

@@ -86,7 +86,9 @@ def test_answers_with_the_right_clause(assistant, seed_text, question, facts, it
 def test_abstains_when_corpus_is_silent(assistant, question):
     answer = assistant.ask(question)
     assert answer.abstained, answer.answer
-    assert answer.answer.startswith("已收录的政策文件中没有找到")
+    headline = answer.answer.splitlines()[0]
+    # nothing found, or (the passages speak of it) the fact asked for named as missing
+    assert headline.startswith("已收录的政策文件中没有找到") or "但没有写明" in headline
     assert answer.citations == []
     assert answer.related, "closest passages are still listed as 相关内容"
     assert "相关内容" in answer.answer

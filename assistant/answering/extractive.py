@@ -277,7 +277,7 @@ def abstention(
     headline says exactly that, never that nothing was found about a topic the passages show."""
     topic = _topic(query, outside)
     if missing:
-        text = f"文件中有关于“{topic}”的内容，但没有写明{missing}。"
+        text = f"文件中有与“{topic}”相关的内容，但没有写明{missing}。"
     else:
         text = f"已收录的政策文件中没有找到关于“{topic}”的规定。"
     if why:

@@ -141,7 +141,7 @@ def test_a_missing_fact_is_named_as_missing_not_as_nothing_found(assistant):
     assert answer.abstained
     headline = answer.answer.splitlines()[0]
     assert "没有找到" not in headline  # the passages below do speak of 科融信
-    assert headline.startswith("文件中有关于“") and "没有写明具体数量" in headline
+    assert headline.startswith("文件中有与“") and "没有写明具体数量" in headline
 
 
 def test_the_headline_names_the_asking_clause_not_glued_key_terms(assistant):
