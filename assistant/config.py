@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     # Every other request body (JSON, forms, WeChat XML) is capped while it is read, before it is
     # parsed: a question, ten turns of history and filters fit in well under 100 KB.
     max_body_kb: int = Field(default=512, ge=16)
+    # Requests refused for what they carry (over the cap, not JSON, invalid text: 400/413/422)
+    # are answered at most this many a second, after a burst of twice as many; the rest wait
+    # their turn, so a client that sends nothing else cannot crowd out the questions.
+    refusals_per_s: float = Field(default=50, gt=0)
     # Failed admin-key attempts allowed per client address within the window; then 429.
     auth_max_failures: int = Field(default=10, ge=1)
     auth_window_s: int = Field(default=300, ge=1)

@@ -21,11 +21,11 @@ from ..errors import AssistantError
 from ..service import Assistant
 from . import handlers
 from .deps import Workers, openai_keys
-from .limits import BodyLimitMiddleware, UploadGuard, body_limits
+from .limits import BodyLimitMiddleware, RefusalPacing, UploadGuard, body_limits
 from .metrics import Metrics, MetricsMiddleware
 from .openapi import drop_unenforced_security
 from .routes import ask, documents, feedback, health, openai, targets
-from .throttle import AuthThrottle
+from .throttle import AuthThrottle, RefusalPacer
 
 log = logging.getLogger("assistant.api")
 UI_PATH = "/ui"
@@ -80,10 +80,13 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.state.workers = Workers(_worker_slots(settings))
     throttle = AuthThrottle(settings.auth_max_failures, settings.auth_window_s)
     app.state.auth_throttle = throttle
-    # Innermost first: the body cap, then the upload guard (key before size), then CORS — a
-    # parent CORSMiddleware also makes Gradio drop its own, which reflects localhost origins
-    # with credentials — and the metrics outermost, so refused requests are counted too.
+    # Innermost first: the body cap, the pacing of refusals (its 413s too), then the upload
+    # guard (key before size), then CORS — a parent CORSMiddleware also makes Gradio drop its
+    # own, which reflects localhost origins with credentials — and the metrics outermost, so
+    # refused requests are counted too.
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limits(settings, UI_PATH))
+    app.state.refusal_pacer = RefusalPacer(settings.refusals_per_s)
+    app.add_middleware(RefusalPacing, pacer=app.state.refusal_pacer)
     app.add_middleware(UploadGuard, settings=settings, throttle=throttle, ui_path=UI_PATH)
     app.add_middleware(
         CORSMiddleware,

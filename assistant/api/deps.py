@@ -1,5 +1,10 @@
 """Dependencies shared by the routes, as ``Annotated`` aliases: the assistant, settings, metrics,
-and the two key checks (admin key for document changes, optional keys for the OpenAI endpoint)."""
+and the two key checks (admin key for document changes, optional keys for the OpenAI endpoint).
+
+Every one is ``async def``: none blocks, and FastAPI runs a plain ``def`` dependency in its
+thread pool — two hops per request that a request refused for its body paid too, and, under
+load, a GIL hand-over each way that a normal question waited for (measured in
+``tests/api/load.py``)."""
 
 from __future__ import annotations
 
@@ -21,15 +26,15 @@ from .throttle import AuthThrottle
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <密钥>")
 
 
-def get_assistant(request: Request) -> Assistant:
+async def get_assistant(request: Request) -> Assistant:
     return request.app.state.assistant
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 
@@ -53,7 +58,7 @@ class Workers:
         return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs), limiter=self._limiter)
 
 
-def get_workers(request: Request) -> Workers:
+async def get_workers(request: Request) -> Workers:
     return request.app.state.workers
 
 
@@ -103,7 +108,7 @@ def openai_keys(settings: Settings) -> list[str]:
     return [k.strip() for k in (settings.openai_keys or "").split(",") if k.strip()]
 
 
-def require_admin(request: Request, settings: SettingsDep, credentials: Credentials) -> None:
+async def require_admin(request: Request, settings: SettingsDep, credentials: Credentials) -> None:
     check_admin_key(
         settings,
         credentials.credentials if credentials else None,
@@ -112,7 +117,9 @@ def require_admin(request: Request, settings: SettingsDep, credentials: Credenti
     )
 
 
-def require_openai_key(request: Request, settings: SettingsDep, credentials: Credentials) -> None:
+async def require_openai_key(
+    request: Request, settings: SettingsDep, credentials: Credentials
+) -> None:
     """Open when ``PA_OPENAI_KEYS`` is unset; otherwise the bearer key must be one of them."""
     keys = openai_keys(settings)
     if not keys:

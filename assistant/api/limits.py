@@ -6,6 +6,10 @@ so a chunked body is cut off the moment it passes the limit — nothing is buffe
 first. Uploads (the documents route and Gradio's file routes) have the upload limit; every other
 route the JSON limit (``PA_MAX_BODY_KB``).
 
+``RefusalPacing`` holds back refusals of what a request carries (400, 411, 413, 415, 422, 431)
+past the ``RefusalPacer``'s rate, so a client that keeps sending what is refused is refused at
+that pace; nothing else waits.
+
 ``UploadGuard`` closes Gradio's own file-writing routes (``/ui/gradio_api/upload`` …) to anyone
 without the admin key, sent as ``Authorization: Bearer`` or as the cookie the documents tab sets
 from its key field, and to cross-origin pages.
@@ -25,7 +29,7 @@ from ..config import Settings
 from ..errors import AssistantError
 from .deps import check_admin_key
 from .handlers import ApiError, error_response, status_for
-from .throttle import AuthThrottle, TooManyAttempts
+from .throttle import AuthThrottle, RefusalPacer, TooManyAttempts
 
 log = logging.getLogger("assistant.api")
 
@@ -93,6 +97,31 @@ class BodyLimitMiddleware:
             if started:
                 raise
             await _send_error(scope, send, exc)
+
+
+# Refusals of what the request carries: the body's size, syntax, type, text or headers.
+PACED_STATUSES = frozenset({400, 411, 413, 415, 422, 431})
+
+
+class RefusalPacing:
+    """Waits for the pacer before a paced refusal's first byte is sent (the middleware's own 413s
+    included: it sits outside ``BodyLimitMiddleware``)."""
+
+    def __init__(self, app: ASGIApp, pacer: RefusalPacer):
+        self.app = app
+        self.pacer = pacer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def paced(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] in PACED_STATUSES:
+                await self.pacer.wait()
+            await send(message)
+
+        await self.app(scope, receive, paced)
 
 
 UPLOAD_ROUTE = "/v1/documents"  # checks the admin key, then the declared length, itself

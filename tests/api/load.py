@@ -1,14 +1,25 @@
 """Bounded load on 127.0.0.1: normal questions while 16 clients send 1 MB bodies (declared and
-chunked) and surrogate text. Prints the figures; exits 1 when the loaded p95 of the normal
-questions is over twice the unloaded p95 or the server's peak RSS is over 1 GB.
+chunked) and surrogate text. Prints unloaded and loaded p50/p95 of the normal questions, their
+ratio and the server's peak RSS; exits 1 when the loaded p95 is over twice the unloaded p95 or
+the peak RSS is over 1 GB. A benchmark, not a test: run it several times and record the figures.
 
-    python tests/api/load.py [--questions 40] [--seconds 120] [--rate 0]
+    python tests/api/load.py [--rounds 10] [--questions 20] [--body-kb 1024] [--clients 16]
+
+Rounds alternate a block of questions on an idle server with a block under the hostile load, so
+both see the same background load of the machine; each percentile is over all blocks of its kind.
+The hostile clients run in a process of their own: as threads of the measuring process they would
+hold its GIL, and the timings would be the load generator's, not the server's. ``--body-kb`` sets
+the size of the large bodies: 1024 is over the default cap (refused by size), a size just under
+``PA_MAX_BODY_KB`` is read and parsed before it is refused.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import multiprocessing as mp
+import os
+import platform
 import statistics
 import sys
 import threading
@@ -24,127 +35,139 @@ QUESTIONS = [
     "科融信能提供什么贷款？",
     "今年要实施多少个科技创新重点项目？",
 ]
-HOSTILE_CLIENTS = 16
-MB = 1024 * 1024
+KINDS = ("declared", "chunked", "surrogate")
+SURROGATE = '{"question": "\\ud800鲁科贷", "history": [{"role": "user", "content": "\\udfff"}]}'
 
 
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1]
 
 
-def rss_kb(pid: int) -> int:
-    """The server's resident set (VmRSS) in KB, from /proc."""
+def memory_kb(pid: int, field: str) -> int:
+    """``VmRSS`` (now) or ``VmHWM`` (the kernel's peak) of a process, in KB, from /proc."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
 
 
-def ask_all(url: str, n: int) -> list[float]:
+def ask_block(client: httpx.Client, n: int) -> list[float]:
     times = []
-    with httpx.Client(base_url=url, timeout=120) as client:
-        for question in itertools.islice(itertools.cycle(QUESTIONS), n):
-            started = time.perf_counter()
-            r = client.post("/v1/ask", json={"question": question})
-            times.append(time.perf_counter() - started)
-            assert r.status_code == 200, r.text
+    for question in itertools.islice(itertools.cycle(QUESTIONS), n):
+        started = time.perf_counter()
+        r = client.post("/v1/ask", json={"question": question})
+        times.append(time.perf_counter() - started)
+        assert r.status_code == 200, r.text
     return times
 
 
-def hostile(url: str, stop: threading.Event, counts: dict, i: int, rate: float) -> None:
-    big = b'{"question": "' + b"a" * MB + b'"}'
-    surrogate = '{"question": "\\ud800鲁科贷", "history": [{"role": "user", "content": "\\udfff"}]}'
+def _hostile_client(url: str, i: int, body: bytes, go, stop, counts: dict) -> None:
+    json_type = {"content-type": "application/json"}
 
-    def chunked():
-        yield big[: MB // 2]
-        yield big[MB // 2 :]
+    def chunked():  # no Content-Length: the server can only count the bytes as they come
+        yield body[: len(body) // 2]
+        yield body[len(body) // 2 :]
 
     with httpx.Client(base_url=url, timeout=60) as client:
         for n in itertools.count():
             if stop.is_set():
                 return
-            if rate:  # paced: at most ``rate`` requests a second from this client
-                time.sleep(1 / rate)
-            kind = ("declared", "chunked", "surrogate")[(n + i) % 3]
+            if not go.wait(0.1):
+                continue
+            kind = KINDS[(n + i) % len(KINDS)]
             try:
                 if kind == "declared":
-                    r = client.post(
-                        "/v1/ask", content=big, headers={"content-type": "application/json"}
-                    )
+                    r = client.post("/v1/ask", content=body, headers=json_type)
                 elif kind == "chunked":
-                    r = client.post(
-                        "/v1/chat/completions",
-                        content=chunked(),
-                        headers={"content-type": "application/json"},
-                    )
+                    r = client.post("/v1/chat/completions", content=chunked(), headers=json_type)
                 else:
-                    r = client.post(
-                        "/v1/ask",
-                        content=surrogate.encode(),
-                        headers={"content-type": "application/json"},
-                    )
-                counts[r.status_code] = counts.get(r.status_code, 0) + 1
+                    r = client.post("/v1/ask", content=SURROGATE.encode(), headers=json_type)
+                key = f"{kind} {r.status_code}"
             except httpx.HTTPError as exc:
-                counts[type(exc).__name__] = counts.get(type(exc).__name__, 0) + 1
+                key = f"{kind} {type(exc).__name__}"
+            counts[key] = counts.get(key, 0) + 1
+
+
+def hostile(url: str, clients: int, body_kb: int, go, stop, results) -> None:
+    """The hostile process: ``clients`` threads, each sending as fast as it is answered while
+    ``go`` is set, in turn a large body with a declared length, the same body chunked, and
+    surrogate text."""
+    body = b'{"question": "' + b"a" * max(body_kb * 1024 - 16, 0) + b'"}'
+    counts: dict[str, int] = {}
+    threads = [
+        threading.Thread(target=_hostile_client, args=(url, i, body, go, stop, counts))
+        for i in range(clients)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    results.put(counts)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--questions", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=10, help="unloaded/loaded block pairs")
+    parser.add_argument("--questions", type=int, default=20, help="normal questions per block")
+    parser.add_argument("--clients", type=int, default=16, help="hostile clients")
+    parser.add_argument("--body-kb", type=int, default=1024, help="size of the large bodies")
     parser.add_argument(
-        "--seconds", type=float, default=120, help="upper bound on the loaded phase"
-    )
-    parser.add_argument(
-        "--rate",
-        type=float,
-        default=0,
-        help="requests/s per hostile client (0: as fast as answered)",
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a server setting, e.g. refusals_per_s=1e9 to see the server without pacing",
     )
     args = parser.parse_args()
-    with served() as server:
-        ask_all(server.url, 8)  # warm
-        unloaded = ask_all(server.url, args.questions)
-        base_rss = rss_kb(server.pid)
-        stop, counts, peak = threading.Event(), {}, [base_rss]
-        threads = [
-            threading.Thread(
-                target=hostile, args=(server.url, stop, counts, i, args.rate), daemon=True
-            )
-            for i in range(HOSTILE_CLIENTS)
-        ]
-        for t in threads:
-            t.start()
-
-        def sample() -> None:
-            while not stop.is_set():
-                peak[0] = max(peak[0], rss_kb(server.pid))
-                time.sleep(0.1)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        time.sleep(2)  # let the hostile clients get going
-        timer = threading.Timer(args.seconds, stop.set)
-        timer.start()
+    settings = dict(item.split("=", 1) for item in args.set)
+    ctx = mp.get_context("spawn")
+    go, stop, results = ctx.Event(), ctx.Event(), ctx.Queue()
+    unloaded: list[float] = []
+    loaded: list[float] = []
+    load_before, hostile_s = os.getloadavg()[0], 0.0
+    with served(**settings) as server, httpx.Client(base_url=server.url, timeout=120) as client:
+        ask_block(client, 8)  # warm
+        base_rss = memory_kb(server.pid, "VmRSS")
+        gen = ctx.Process(
+            target=hostile, args=(server.url, args.clients, args.body_kb, go, stop, results)
+        )
+        gen.start()
         try:
-            loaded = ask_all(server.url, args.questions)
+            for _ in range(args.rounds):
+                unloaded += ask_block(client, args.questions)
+                go.set()
+                started = time.monotonic()
+                time.sleep(1.5)  # let the hostile clients get going
+                loaded += ask_block(client, args.questions)
+                go.clear()
+                hostile_s += time.monotonic() - started
+                time.sleep(0.5)  # let their last requests finish
+            peak_rss = memory_kb(server.pid, "VmHWM")
         finally:
             stop.set()
-            timer.cancel()
-            for t in threads:
-                t.join(30)
+            go.set()
+            counts = results.get(timeout=120)
+            gen.join(30)
     ratio = p95(loaded) / p95(unloaded)
+    machine = f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
     print(
-        f"unloaded p95 {p95(unloaded) * 1000:.1f} ms, median {statistics.median(unloaded) * 1000:.1f} ms"
+        f"machine: {machine}; load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
     )
+    if settings:
+        print("settings: " + ", ".join(f"PA_{k.upper()}={v}" for k, v in settings.items()))
+    n = len(unloaded)
+    for name, times in (("unloaded", unloaded), ("loaded", loaded)):
+        p50 = statistics.median(times) * 1000
+        print(f"{name:9} p50 {p50:6.1f} ms  p95 {p95(times) * 1000:6.1f} ms  ({n} questions)")
+    print(f"ratio of the p95s ×{ratio:.2f}")
+    print(f"server RSS {base_rss / 1024:.0f} MB before, peak {peak_rss / 1024:.0f} MB (VmHWM)")
+    rate = sum(counts.values()) / hostile_s
     print(
-        f"loaded   p95 {p95(loaded) * 1000:.1f} ms, median {statistics.median(loaded) * 1000:.1f} ms  (×{ratio:.2f})"
+        f"hostile requests ({args.clients} clients, {args.body_kb} KB bodies, {rate:.0f}/s): "
+        + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
     )
-    print(f"server RSS {base_rss / 1024:.0f} MB before, peak {peak[0] / 1024:.0f} MB under load")
-    pace = f"{args.rate:g}/s each" if args.rate else "as fast as answered"
-    answers = dict(sorted(counts.items(), key=str))
-    print(f"hostile requests ({HOSTILE_CLIENTS} clients, {pace}) by answer: {answers}")
-    ok = ratio <= 2.0 and peak[0] < 1024 * 1024
-    print("OK" if ok else "FAILED: p95 over 2× or RSS over 1 GB")
+    ok = ratio < 2.0 and peak_rss < 1024 * 1024
+    print("OK" if ok else "FAILED: loaded p95 ≥ 2× unloaded p95, or peak RSS ≥ 1 GB")
     return 0 if ok else 1
 
 
