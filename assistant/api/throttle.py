@@ -73,7 +73,7 @@ class RefusalPacer:
 
     A refusal costs the server little, but a client that sends nothing else, as fast as it is
     answered, takes as much of the event loop — and the GIL the answering threads need — as it
-    likes: 16 such clients made normal questions 4–8× slower. Waiting for a turn costs nothing,
+    likes: 16 such clients made normal questions' p95 3–8× slower. Waiting for a turn costs nothing,
     and the refused client's next request waits with it, so refused traffic gets a fixed, small
     share of the server however it is sent; a client that makes one mistake is answered at
     once, and answers never wait here. At most ``max_waiting`` refusals wait at once (each may
