@@ -133,8 +133,6 @@ def index(
             progress.update(tasks[stage], completed=done, total=total)
 
         summary = assistant.build_index(progress=on_progress, force=force)
-    if summary.changed:  # the combined structures, so that ``serve`` starts without them
-        assistant.retriever.reader.write_snapshot()
     if json_out:
         _print_json(summary.as_dict())
         return

@@ -37,8 +37,8 @@ import os
 import shutil
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -331,22 +331,16 @@ class IndexBuilder:
 
     # -- locking, transactions, recovery ---------------------------------------------------
 
+    @contextmanager
     def _locked(self):
+        """One writer at a time per index, across processes (a CLI run, two servers)."""
         self.index_dir.mkdir(parents=True, exist_ok=True)
-        builder = self
-
-        class _Lock:
-            def __enter__(self):
-                # One writer at a time per index, across processes (a CLI run, two servers).
-                self.fh = open(builder.index_dir / ".build.lock", "w")
-                fcntl.flock(self.fh, fcntl.LOCK_EX)
-                return self
-
-            def __exit__(self, *exc):
-                fcntl.flock(self.fh, fcntl.LOCK_UN)
-                self.fh.close()
-
-        return _Lock()
+        with open(self.index_dir / ".build.lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def _transaction(self, op: str, rel: str, data: bytes | None) -> BuildSummary:
         with self._locked():
@@ -1007,11 +1001,3 @@ def _is_uuid(name: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def combined_df(entries) -> Counter[str]:
-    """Sentence frequencies of a set of entries, summed (the ledger's IDF statistics)."""
-    df: Counter[str] = Counter()
-    for e in entries:
-        df.update(e.sentence_df)
-    return df

@@ -59,16 +59,6 @@ class Filters:
             return False
         return self.year is None or chunk.year == self.year
 
-    def chroma_where(self) -> dict | None:
-        clauses = []
-        if self.doc_ids:
-            clauses.append({"doc_id": {"$in": list(self.doc_ids)}})
-        if self.year is not None:
-            clauses.append({"year": self.year})
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
 
 @dataclass(frozen=True)
 class Scored:

@@ -171,9 +171,13 @@ class Assistant:
     # -- index -------------------------------------------------------------------------------
 
     def build_index(self, progress: ProgressFn | None = None, force: bool = False) -> BuildSummary:
+        """Bring the index in line with the corpus folder; when it changed, also save the
+        combined structures (snapshot), so that the next ``serve`` starts without them."""
         with self._build_lock:
             summary = IndexBuilder(self.settings, progress).build(force=force)
         self._updated(summary)
+        if summary.changed:
+            self.retriever.reader.write_snapshot()
         return summary
 
     def add_document(

@@ -21,6 +21,7 @@ from assistant.index import ENTRIES, IndexBuilder, read_entry, read_manifest
 from assistant.service import Assistant
 from assistant.store import get_client, get_collection
 from tests.api.live_server import ADMIN_KEY, LiveServer
+from tests.api.served import wait_ready
 from tests.conftest import free_port, make_settings
 
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -172,18 +173,6 @@ def _serve(settings: Settings, port: int, log: Path) -> subprocess.Popen:
     )
 
 
-def _healthy(url: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} never became healthy")
-
-
 def test_a_server_killed_during_an_upload_leaves_corpus_manifest_and_documents_agreeing(
     tmp_path,
 ):
@@ -194,7 +183,7 @@ def test_a_server_killed_during_an_upload_leaves_corpus_manifest_and_documents_a
     log = tmp_path / "serve.log"
     server = _serve(settings, port, log)
     try:
-        _healthy(url)
+        wait_ready(url, server)
         # enough new text that embedding it takes well over the second we wait
         body = "\n\n".join(
             f"第{i}条 推进第{i}项科技项目建设，服务企业创新发展，加快科技成果转化应用。" * 3
@@ -232,7 +221,7 @@ def test_a_server_killed_during_an_upload_leaves_corpus_manifest_and_documents_a
         server.wait()
         thread.join()
         server = _serve(settings, port, log)
-        _healthy(url)
+        wait_ready(url, server)
         listed = {d["source"] for d in httpx.get(f"{url}/v1/documents").json()["documents"]}
         manifest = read_manifest(settings.index_dir)
         assert listed == set(manifest["files"]) == corpus_files(settings) == {REPEALING}
@@ -365,8 +354,8 @@ def test_two_servers_on_one_chroma_server_see_each_others_uploads(tmp_path, chro
     servers = [_serve(settings, p, tmp_path / f"serve-{p}.log") for p in ports]
     question = {"question": "动态专项资金对每家企业的补助标准是多少？"}
     try:
-        for url in urls:
-            _healthy(url)
+        for url, proc in zip(urls, servers, strict=True):
+            wait_ready(url, proc)
         for url in urls:
             assert httpx.post(f"{url}/v1/ask", json=question, timeout=60).json()["abstained"]
         r = httpx.post(

@@ -36,7 +36,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 300) -> None:
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 300) -> None:
+    """Poll /healthz until the server answers 200; fail if it exits or takes too long."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -83,7 +84,7 @@ def served(**settings: str) -> Iterator[Served]:
             )
             ok = False
             try:
-                _wait_ready(url, proc)
+                wait_ready(url, proc)
                 yield Served(url, proc.pid, folder, env)
                 ok = True
             finally:
