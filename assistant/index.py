@@ -154,7 +154,7 @@ class Entry:
     record: dict  # the manifest's record: doc_id, title, 公文 metadata, sha256, chunks …
     text: str
     chunks: list[Chunk]
-    tokens: list[list[str]]
+    tokens: list[list[str]] | None  # None in a snapshot, where BM25 holds their counts
     targets: list  # targets.Target rows
     sentence_df: dict[str, int]
     n_sentences: int

@@ -10,7 +10,21 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 
-class _Frozen(BaseModel):
+def _construct(cls: type[BaseModel], values: tuple) -> BaseModel:
+    return cls.model_construct(**dict(zip(cls.model_fields, values, strict=True)))
+
+
+class FastPickle:
+    """Pickles a pydantic model as its field values, rebuilt without validation (they were
+    valid when pickled): the index snapshot holds tens of thousands of chunks and target rows,
+    and this halves the time a server start spends unpickling them."""
+
+    def __reduce__(self):
+        cls = type(self)
+        return _construct, (cls, tuple(getattr(self, f) for f in cls.model_fields))
+
+
+class _Frozen(FastPickle, BaseModel):
     model_config = ConfigDict(frozen=True)
 
 

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: BM25 (bm25s over jieba tokens) ∥ dense (Chroma, cosine) → RRF.
+"""Hybrid retrieval: BM25 (bm25s over jieba tokens, assembled per document: ``bm25.py``) ∥ dense (Chroma, cosine) → RRF.
 
 ``IndexReader`` is one committed state of the index; ``Retriever`` notices when an update
 commits a new one and loads it in the background, so a running server picks up re-indexing
@@ -14,12 +14,12 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import bm25s
 import numpy as np
 
+from .bm25 import LiveBM25
 from .config import Settings
 from .embed import get_embedder
 from .errors import AssistantError, IndexCorruptError, IndexNotReadyError
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 CANDIDATES = 20
 SNAPSHOT = "snapshot.pkl"
-SNAPSHOT_VERSION = 2
+SNAPSHOT_VERSION = 3
 DENSE_SLACK = 10  # extra dense results asked for, against vectors of other states
 DENSE_QUERY_CHARS = 256  # e5 windows longer text, at a cost linear in its length
 
@@ -98,37 +98,24 @@ class IndexReader:
         ]
         self.entries = {rec["entry"]: e for e in live for rec in (e.record,)}
         self.chunks = [c for e in live for c in e.chunks]
-        self.tokens = [t for e in live for t in e.tokens]
         domain = load_dictionary(Path(settings.corpus_dir))
         terms = list(manifest.get("terms", []))
         add_terms([*domain, *terms])
         derived = derived or {}
         self.bm25 = derived.get("bm25")
         if self.chunks and self.bm25 is None:  # bm25s cannot index nothing (none left)
-            # rebuilt from the entries' cached tokens: bm25s has no incremental update, and
-            # this is the one cost of a state that grows with the corpus (measured in the README)
-            self.bm25 = bm25s.BM25()
-            self.bm25.index(self.tokens, show_progress=False)
+            # the previous state's per-document term counts, plus the changed documents'
+            self.bm25 = LiveBM25(
+                [(name, e.tokens) for name, e in self.entries.items()],
+                previous.bm25 if previous is not None else None,
+            )
         self.by_vector_id = {vector_id(c): i for i, c in enumerate(self.chunks)}
         self.collection = get_collection(get_client(settings), manifest["collection"])
         self.embedder = get_embedder(settings)
         df: Counter[str] | None = derived.get("df")
-        if df is None and previous is not None:  # the previous state's, ± the change
-            df = Counter(previous.df)
-            for name, e in previous.entries.items():
-                if name not in self.entries:
-                    for toks in e.tokens:
-                        df.subtract(set(toks))
-            for name, e in self.entries.items():
-                if name not in previous.entries:
-                    for toks in e.tokens:
-                        df.update(set(toks))
-            df = +df
-        if df is None:
-            df = Counter()
-            for toks in self.tokens:
-                df.update(set(toks))
-        n = max(len(self.tokens), 1)
+        if df is None:  # chunks holding each term: BM25's own document frequencies
+            df = self.bm25.document_frequencies() if self.bm25 is not None else Counter()
+        n = max(len(self.chunks), 1)
         self.df = df
         self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         self.max_idf = math.log(1 + (n + 0.5) / 0.5)
@@ -194,7 +181,9 @@ class IndexReader:
             {
                 "version": SNAPSHOT_VERSION,
                 "generation": self.generation,
-                "entries": self.entries,
+                # without their tokens: BM25 holds their counts, and a start need not
+                # unpickle millions of strings (tokens of a new entry come from its file)
+                "entries": {k: replace(e, tokens=None) for k, e in self.entries.items()},
                 "derived": self._derived,
             },
             protocol=pickle.HIGHEST_PROTOCOL,

@@ -39,7 +39,7 @@ from .chunk import SEP, chunk_document
 from .config import Settings
 from .load import load_corpus
 from .manifest import MANIFEST, MANIFEST_VERSION, read_manifest
-from .models import Chunk
+from .models import Chunk, FastPickle
 from .text import (
     CN_DIGITS,
     STOPWORDS,
@@ -108,7 +108,7 @@ def format_value(value: float) -> str:
 # -- the row ---------------------------------------------------------------------------------
 
 
-class Target(BaseModel):
+class Target(FastPickle, BaseModel):
     """One quantitative target. ``start``/``end`` index the sentence in the document text (as a
     ``Citation`` does); ``number_start``/``number_end`` the number itself, its unit following."""
 

@@ -20,7 +20,6 @@ import json
 import math
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,7 +54,7 @@ TARGET_QUESTIONS = [
 class Stub:
     """OpenAI-compatible ``/v1/embeddings``: a deterministic unit vector per text."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.busy_s = 0.0
         self.requests = 0
         stub = self
@@ -85,7 +84,7 @@ class Stub:
                 stub.busy_s += time.perf_counter() - t0
                 stub.requests += 1
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -149,7 +148,12 @@ def main() -> None:
 
     work = Path(args.keep or tempfile.mkdtemp(prefix="pa-scale-"))
     corpus, index = work / "corpus", work / "index"
-    stub = Stub()
+    # The embedder's URL is part of the index's embedder id: a kept folder's stub keeps its port,
+    # so a second run over it finds the index current instead of re-embedding everything.
+    port_file = work / "stub-port"
+    stub = Stub(int(port_file.read_text()) if port_file.is_file() else 0)
+    port_file.parent.mkdir(parents=True, exist_ok=True)
+    port_file.write_text(str(stub.server.server_address[1]))
     env = _env(corpus, index, stub, args.chroma_url)
     if not corpus.is_dir():
         synth.write_corpus(corpus, args.docs)
@@ -226,7 +230,9 @@ def main() -> None:
 
     store = "chroma run " + args.chroma_url if args.chroma_url else "embedded Chroma"
     print(f"\n{args.docs} synthetic documents, {store}; stub embeddings ({stub.requests} requests)")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     load = os.getloadavg()
     print(f"load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     width = max(len(k) for k, _ in rows)

@@ -1,0 +1,93 @@
+"""The live BM25 scores exactly as bm25s does over the same tokens — after a fresh build, after
+documents come and go, and after its vocabulary is renumbered."""
+
+from __future__ import annotations
+
+import random
+
+import bm25s
+import numpy as np
+import pytest
+
+from assistant.bm25 import LiveBM25
+from assistant.text import search_tokens
+
+
+def _docs(seed: int, n: int, prefix: str = "d") -> list[tuple[str, list[list[str]]]]:
+    rng = random.Random(seed)
+    words = [f"词{i}" for i in range(2000)]
+    return [
+        (
+            f"{prefix}{d}",
+            [
+                [rng.choice(words[: rng.randint(3, 2000)]) for _ in range(rng.randint(1, 50))]
+                for _ in range(rng.randint(1, 20))
+            ],
+        )
+        for d in range(n)
+    ]
+
+
+def _reference(docs) -> bm25s.BM25:
+    ref = bm25s.BM25()
+    ref.index([t for _, chunks in docs for t in chunks], show_progress=False)
+    return ref
+
+
+QUERIES = [["词1", "词7", "词300"], ["词1999"], ["没有的词"], ["词0", "词0", "词2"]]
+
+
+def _assert_same(live: LiveBM25, ref: bm25s.BM25) -> None:
+    for q in QUERIES:
+        np.testing.assert_allclose(live.get_scores(q), ref.get_scores(q), rtol=1e-5, atol=1e-6)
+        k = min(5, ref.scores["num_docs"])
+        d_live, s_live = live.retrieve([q], k=k, show_progress=False)
+        d_ref, s_ref = ref.retrieve([q], k=k, show_progress=False)
+        np.testing.assert_allclose(s_live, s_ref, rtol=1e-5)
+
+
+def test_a_fresh_build_scores_as_bm25s():
+    docs = _docs(1, 120)
+    _assert_same(LiveBM25(docs), _reference(docs))
+
+
+def test_real_policy_tokens_score_as_bm25s(bundled_chunks):
+    docs = [("bundled", [search_tokens(c.text) for c in bundled_chunks])]
+    live, ref = LiveBM25(docs), _reference(docs)
+    for q in (search_tokens("创新券最多能拿多少"), search_tokens("研发投入增长目标")):
+        np.testing.assert_allclose(live.get_scores(q), ref.get_scores(q), rtol=1e-5, atol=1e-6)
+        assert live.get_scores(q).max() > 0
+
+
+def test_documents_added_and_removed_reuse_counts_and_still_score_as_bm25s():
+    first = _docs(2, 80)
+    live = LiveBM25(first)
+    kept = first[10:]
+    after = kept + _docs(3, 5, prefix="new")
+    live2 = LiveBM25(after, previous=live)
+    _assert_same(live2, _reference(after))
+    # the kept documents' counts are the previous state's own objects: no recount
+    assert all(live2.counts[k] is live.counts[k] for k, _ in kept)
+    # the previous state still answers with its own vocabulary and matrix
+    _assert_same(live, _reference(first))
+
+
+def test_a_vocabulary_mostly_gone_is_renumbered_and_still_scores_as_bm25s():
+    first = _docs(4, 200)
+    rng = random.Random(5)
+    tail = [(f"x{i}", [[f"稀{rng.randint(0, 10**6)}" for _ in range(40)]]) for i in range(200)]
+    live = LiveBM25(first + tail)
+    big = len(live.terms)
+    live2 = LiveBM25(first[:3], previous=live)  # most terms now in no document
+    assert len(live2.terms) < big / 2
+    assert live2.stale_terms == 0
+    _assert_same(live2, _reference(first[:3]))
+
+
+@pytest.fixture(scope="module")
+def bundled_chunks():
+    from assistant.chunk import chunk_document
+    from assistant.load import load_file
+    from tests.conftest import SEED
+
+    return chunk_document(load_file(SEED, SEED.parent))
