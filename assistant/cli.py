@@ -209,9 +209,12 @@ def serve(
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import uvicorn
 
-    from .api.app import create_app
+    from .api.app import create_app, warm_up_early
 
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    assistant = _assistant()
+    warming = warm_up_early(assistant)  # loads the index while the app and its UI are built
+    app_ = create_app(assistant=assistant, warming=warming)
+    uvicorn.run(app_, host=host, port=port, log_level="info")
 
 
 @app.command()

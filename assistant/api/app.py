@@ -7,8 +7,11 @@ does the same.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import threading
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -56,7 +59,29 @@ def _worker_slots(settings: Settings) -> int:
     return 32 if settings.llm_enabled else max(os.cpu_count() or 2, 2)
 
 
-def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
+def warm_up_early(assistant: Assistant) -> Future:
+    """Start the warm-up now, in a thread, so that it overlaps importing Gradio and building
+    the UI (the index's I/O, Chroma's and onnxruntime's native code run beside them); pass the
+    future to ``create_app(warming=…)``, whose startup waits for it (and fails as it fails)."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            _warm_up(assistant)
+        except BaseException as exc:  # reaches the app's startup, as an inline warm-up would
+            future.set_exception(exc)
+        else:
+            future.set_result(None)
+
+    threading.Thread(target=run, name="warm-up", daemon=True).start()
+    return future
+
+
+def create_app(
+    settings: Settings | None = None,
+    assistant: Assistant | None = None,
+    warming: Future | None = None,
+) -> FastAPI:
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no calls home
     settings = settings or (assistant.settings if assistant else get_settings())
     assistant = assistant or Assistant(settings)
@@ -64,7 +89,10 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        await run_in_threadpool(_warm_up, assistant)
+        if warming is not None:  # started before the app was built: wait for it to finish
+            await asyncio.wrap_future(warming)
+        else:
+            await run_in_threadpool(_warm_up, assistant)
         yield
 
     app = FastAPI(
