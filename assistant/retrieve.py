@@ -181,6 +181,7 @@ class IndexReader:
             {
                 "version": SNAPSHOT_VERSION,
                 "generation": self.generation,
+                "manifest": self.manifest,
                 # without their tokens: BM25 holds their counts, and a start need not
                 # unpickle millions of strings (tokens of a new entry come from its file)
                 "entries": {k: replace(e, tokens=None) for k, e in self.entries.items()},
@@ -191,17 +192,18 @@ class IndexReader:
         write_atomic(path, data)
 
     @staticmethod
-    def read_snapshot(settings: Settings, generation: str) -> tuple[dict, dict] | None:
-        """(entries, derived) of ``generation`` when a snapshot of it exists, else ``None``."""
+    def read_snapshot(settings: Settings) -> tuple[dict, dict, dict] | None:
+        """(manifest, entries, derived) of the state saved last, when a snapshot of this
+        version exists — of the current state or of an earlier one."""
         path = Path(settings.index_dir) / SNAPSHOT
         try:
             with open(path, "rb") as fh:
                 snap = pickle.load(fh)
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
             return None
-        if snap.get("version") != SNAPSHOT_VERSION or snap.get("generation") != generation:
+        if not isinstance(snap, dict) or snap.get("version") != SNAPSHOT_VERSION:
             return None
-        return snap["entries"], snap["derived"]
+        return snap["manifest"], snap["entries"], snap["derived"]
 
     def doc_ids_for(self, filters: Filters) -> list[str] | None:
         """The documents a filter allows, or ``None`` for all of them."""
@@ -335,23 +337,21 @@ class Retriever:
             if self._reader is not None and manifest["generation"] == self._reader.generation:
                 self._mtime = mtime
                 return
-            known = self._reader.entries if self._reader is not None else {}
+            base = self._reader
             try:
-                snap = (
-                    None
-                    if known
-                    else IndexReader.read_snapshot(self.settings, manifest["generation"])
-                )
-                if snap is not None:  # a start: the structures saved for this state
-                    reader = IndexReader(self.settings, manifest, snap[0], snap[1])
-                else:
+                if base is None:  # a start: from the structures saved last, when there are
+                    base = self._from_snapshot(manifest)
+                if base is not None and base.generation == manifest["generation"]:
+                    reader = base
+                else:  # the change since the state in memory (or the saved one)
+                    known = base.entries if base is not None else {}
                     entries = {}
                     for rec in manifest.get("files", {}).values():
                         name = rec.get("entry")
                         if name and not rec.get("error"):
                             entries[name] = known.get(name) or read_entry(index_dir, name)
-                    reader = IndexReader(self.settings, manifest, entries, previous=self._reader)
-                    if not known:  # a start without a snapshot: save one for the next start
+                    reader = IndexReader(self.settings, manifest, entries, previous=base)
+                    if self._reader is None:  # a start: save the state for the next start
                         threading.Thread(target=_snapshot, args=(reader,), daemon=True).start()
             except FileNotFoundError:
                 if attempt < 2:  # a newer commit retired an entry meanwhile: read it again
@@ -363,6 +363,22 @@ class Retriever:
                 raise IndexCorruptError(str(index_dir), f"{type(exc).__name__}: {exc}") from exc
             self._reader, self._mtime = reader, mtime
             return
+
+    def _from_snapshot(self, manifest: dict) -> IndexReader | None:
+        """The saved state: the current one, or an earlier one that the change since is then
+        applied to (a server restarted soon after an upload, before it saved the new state).
+        ``None`` when there is none or it no longer opens (its collection was replaced)."""
+        snap = IndexReader.read_snapshot(self.settings)
+        if snap is None:
+            return None
+        saved, entries, derived = snap
+        if saved.get("collection") != manifest.get("collection"):
+            return None  # a rebuild into a fresh collection: nothing to carry over
+        try:
+            return IndexReader(self.settings, saved, entries, derived)
+        except Exception:  # only a slower start
+            log.exception("could not open the saved index state; combining the entries")
+            return None
 
     def retrieve_scored(
         self,

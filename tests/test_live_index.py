@@ -395,7 +395,7 @@ def test_two_servers_on_one_chroma_server_see_each_others_uploads(tmp_path, chro
     assert not (settings.index_dir / "chroma").exists()
 
 
-def test_a_start_loads_the_snapshot_of_the_current_state_and_ignores_a_stale_one(tmp_path):
+def test_a_start_loads_the_saved_state_and_applies_the_change_since(tmp_path):
     from assistant.retrieve import IndexReader
 
     settings = corpus_of(tmp_path, REPEALING, LOANS)
@@ -403,17 +403,26 @@ def test_a_start_loads_the_snapshot_of_the_current_state_and_ignores_a_stale_one
     first.build_index()
     reader = first.retriever.reader
     reader.write_snapshot()
-    assert IndexReader.read_snapshot(settings, reader.generation) is not None
+    saved = IndexReader.read_snapshot(settings)
+    assert saved is not None and saved[0]["generation"] == reader.generation
     question = "单份合同最高抵扣多少？"
-    started = Assistant(settings)  # a server start: from the snapshot
+    started = Assistant(settings)  # a server start: from the snapshot, no entry file read
     assert started.ask(question).answer == first.ask(question).answer
     assert len(started.retriever.reader.chunks) == len(reader.chunks)
+    assert all(e.tokens is None for e in started.retriever.reader.entries.values())
     first.add_document("动态专项资金管理办法.txt", versioned(5))
     generation = read_manifest(settings.index_dir)["generation"]
-    assert IndexReader.read_snapshot(settings, generation) is None  # the saved one is stale
-    later = Assistant(settings)  # … so the next start combines the entries instead
+    assert IndexReader.read_snapshot(settings)[0]["generation"] != generation  # now stale
+    later = Assistant(settings)  # … a restart before the new state was saved
+    state = later.retriever.reader
+    assert state.generation == generation
     got = later.ask("动态专项资金对每家企业的补助标准是多少？")
     assert not got.abstained and "500万元" in got.answer
+    # the saved state's entries carried over (no tokens: not re-read), the new one read
+    kept = [e for e in state.entries.values() if e.rel != "动态专项资金管理办法.txt"]
+    assert kept and all(e.tokens is None for e in kept)
+    (settings.index_dir / "snapshot.pkl").write_bytes(b"not a pickle")
+    assert Assistant(settings).ask(question).answer == first.ask(question).answer
 
 
 def test_an_update_after_a_start_from_the_snapshot_scores_as_a_state_built_from_scratch(tmp_path):
