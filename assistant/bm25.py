@@ -128,8 +128,10 @@ class LiveBM25(bm25s.BM25):
             idf = np.where(df > 0, np.log1p((n_docs - df + 0.5) / (df + 0.5)), 0.0).astype(
                 self.dtype
             )
-        length_part = self.k1 * ((1 - self.b) + self.b * lengths[rows] / avg_len)
-        data = (idf[ids] * (tfs / (length_part + tfs))).astype(self.dtype)
+        # the length part per chunk, then spread over its terms (in float32, as bm25s stores)
+        norm = (self.k1 * ((1 - self.b) + self.b * lengths / avg_len)).astype(self.dtype)
+        spread = np.repeat(norm, widths)
+        data = idf[ids] * (tfs / (spread + tfs))
         matrix = sp.csc_matrix((data, (rows, ids)), shape=(n_docs, n_vocab), dtype=self.dtype)
         self.nonoccurrence_array = None  # the Lucene variant has none
         self.scores = {

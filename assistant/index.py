@@ -353,8 +353,8 @@ class IndexBuilder:
                 write_atomic(pending / f"{txn}.data", data)
             write_json_atomic(pending / f"{txn}.json", {"op": op, "rel": rel, "sha256": digest})
             try:
-                if op == "add":
-                    change = _Change(data, digest, len(data or b""), None)
+                if op == "add":  # the file is placed with this mtime: no second manifest write
+                    change = _Change(data, digest, len(data or b""), time.time_ns())
                 else:
                     change = _Change(None)
                 summary = self._apply({rel: change}, fresh=False, started=time.perf_counter())
@@ -374,8 +374,13 @@ class IndexBuilder:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 tmp = target.with_name(f".{target.name}.{txn[:8]}.upload")
                 shutil.copyfile(pending / f"{txn}.data", tmp)
-                os.replace(tmp, target)
-                self._note_stat(spec["rel"], target)
+                if rec.get("mtime_ns") and rec.get("size") == tmp.stat().st_size:
+                    # the stat the manifest committed, so a later scan need not hash it
+                    os.utime(tmp, ns=(rec["mtime_ns"], rec["mtime_ns"]))
+                    os.replace(tmp, target)
+                else:
+                    os.replace(tmp, target)
+                    self._note_stat(spec["rel"], target)
         elif rec is None and target.is_file():
             target.unlink()
         self._discard_txn(pending, txn)

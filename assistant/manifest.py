@@ -4,10 +4,11 @@ which Chroma collection holds their vectors. Written atomically (``os.replace``)
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from pathlib import Path
+
+import orjson
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 2
@@ -16,10 +17,10 @@ MANIFEST_VERSION = 2
 def read_manifest(index_dir: Path) -> dict | None:
     path = Path(index_dir) / MANIFEST
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return orjson.loads(path.read_bytes())
     except FileNotFoundError:
         return None
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # orjson.JSONDecodeError is a ValueError
         return None
 
 
@@ -34,4 +35,6 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
-    write_atomic(path, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))
+    """UTF-8 JSON, indented for people reading it (orjson: the manifest of a few thousand
+    documents is megabytes, written several times per upload)."""
+    write_atomic(path, orjson.dumps(data, option=orjson.OPT_INDENT_2))

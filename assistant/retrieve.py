@@ -7,6 +7,7 @@ commits a new one and loads it in the background, so a running server picks up r
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import pickle
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 CANDIDATES = 20
 SNAPSHOT = "snapshot.pkl"
-SNAPSHOT_VERSION = 4
+SNAPSHOT_VERSION = 5
 DENSE_SLACK = 10  # extra dense results asked for, against vectors of other states
 DENSE_QUERY_CHARS = 256  # e5 windows longer text, at a cost linear in its length
 
@@ -109,7 +110,17 @@ class IndexReader:
                 [(name, e.tokens) for name, e in self.entries.items()],
                 previous.bm25 if previous is not None else None,
             )
-        self.by_vector_id = {vector_id(c): i for i, c in enumerate(self.chunks)}
+        # each entry's vector ids (a hash of every chunk's text) computed once, then carried on
+        vids = derived.get("vector_ids")
+        if vids is None:
+            before = previous._derived["vector_ids"] if previous is not None else {}
+            vids = {
+                name: before.get(name) or [vector_id(c) for c in e.chunks]
+                for name, e in self.entries.items()
+            }
+        self.by_vector_id = {
+            vid: i for i, vid in enumerate(v for name in self.entries for v in vids[name])
+        }
         self.collection = get_collection(get_client(settings), manifest["collection"])
         self.embedder = get_embedder(settings)
         df: Counter[str] | None = derived.get("df")
@@ -161,6 +172,7 @@ class IndexReader:
             "df": df,
             "corrector": self.corrector,
             "sentence_df": sentence_df,
+            "vector_ids": vids,
         }
         self.ledger = TargetLedger.from_parts(
             [t for e in live for t in e.targets],
@@ -362,6 +374,12 @@ class Retriever:
             except Exception as exc:  # bad JSON, a dropped collection
                 raise IndexCorruptError(str(index_dir), f"{type(exc).__name__}: {exc}") from exc
             self._reader, self._mtime = reader, mtime
+            # Millions of long-lived objects (chunks, entries, tables) would make every full
+            # garbage collection walk them all — a pause that grows with the corpus, landing
+            # in whichever request or update happens to trigger it. Freezing moves what exists
+            # now out of the collector's sight; reference counting still frees an old state
+            # (it holds no reference cycles).
+            gc.freeze()
             return
 
     def _from_snapshot(self, manifest: dict) -> IndexReader | None:
