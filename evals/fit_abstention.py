@@ -1,11 +1,15 @@
 """Fit the answer-or-abstain decision (assistant/answering/decide.py) on the dev split of every
 eval set, and report it on the holdout split, which the fit never sees.
 
-For every case the answerer's chosen unit is recorded with its signals (coverage, own coverage,
-chunk cosine, missing-term share) and whether answering with it would be right (answerable:
-facts present and evidence cited; unanswerable: never). A logistic regression (L2, scipy) is
-fitted on dev, the probability threshold chosen on dev to maximise right outcomes, and both
-splits are scored with the fitted and with the current parameters.
+Only the sets that gate (``gate = true`` in evals/thresholds.toml) are used: a report-only set
+such as ``fresh`` stays unseen. For every case the answerer's chosen unit is recorded with its
+signals (coverage, own coverage, chunk cosine, missing-term share, gap) and whether answering
+with it would be right (answerable: facts present and evidence cited; unanswerable: never).
+``MAX_GAP`` is chosen on dev to maximise abstentions on unanswerable cases minus abstentions on
+answerable ones — the two figures the eval holds, abstention recall and false abstention — (ties:
+the most permissive limit); a
+logistic regression (L2, scipy) is fitted on dev, its probability threshold chosen on dev, and
+both splits are scored with the fitted and with the current parameters.
 
     .venv/bin/python evals/fit_abstention.py          # prints the figures and the constants
 
@@ -27,11 +31,19 @@ import assistant.answering.extractive as answer_mod  # noqa: E402
 from assistant.answering import decide  # noqa: E402
 from assistant.config import get_settings  # noqa: E402
 from assistant.errors import InvalidQuestionError  # noqa: E402
-from assistant.evaluate import evidence_in, facts_present, load_cases, load_sets, split_of  # noqa: E402
+from assistant.evaluate import (  # noqa: E402
+    DEFAULT_THRESHOLDS,
+    evidence_in,
+    facts_present,
+    load_cases,
+    load_sets,
+    load_thresholds,
+    split_of,
+)
 from assistant.index import IndexBuilder  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 
-FEATURES = ("coverage", "own", "dense", "missing")
+FEATURES = ("coverage", "own", "dense", "missing", "gap")
 
 
 def collect() -> list[dict]:
@@ -45,8 +57,11 @@ def collect() -> list[dict]:
         return signals.coverage >= decide.MIN_COVERAGE
 
     answer_mod.should_answer = record
+    gated = {name for name, t in load_thresholds(DEFAULT_THRESHOLDS).items() if t.gate}
     try:
         for eval_set in load_sets().values():
+            if eval_set.name not in gated:
+                continue
             settings = eval_set.settings(get_settings())
             IndexBuilder(settings).build()
             assistant = Assistant(settings)
@@ -56,7 +71,8 @@ def collect() -> list[dict]:
                     ans = assistant.ask(case.question, history=case.history)
                 except InvalidQuestionError:
                     continue
-                if not seen or seen[-1].coverage < decide.MIN_COVERAGE:
+                passed = [sig for sig in seen if sig.coverage >= decide.MIN_COVERAGE]
+                if not passed:
                     continue  # decided before the learned part (no unit, out of scope …)
                 right = case.answerable and (
                     not ans.abstained
@@ -66,8 +82,11 @@ def collect() -> list[dict]:
                 rows.append(
                     {
                         "set": eval_set.name,
+                        "id": case.id,
                         "split": split_of(case.id),
-                        "x": [seen[-1].as_dict()[f] for f in FEATURES],
+                        "x": [passed[-1].as_dict()[f] for f in FEATURES],
+                        # every part's decision: a multi-part answer loses a part to the limit
+                        "gaps": [sig.gap for sig in passed],
                         "y": 1.0 if right else 0.0,
                         "answerable": case.answerable,
                         "answered": not ans.abstained,
@@ -90,13 +109,24 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 0.001) -> np.ndarray:
     return minimize(loss, np.zeros(x.shape[1] + 1), method="L-BFGS-B").x
 
 
-def outcomes(rows: list[dict], w: np.ndarray, threshold: float) -> tuple[int, int]:
+def outcomes(
+    rows: list[dict], w: np.ndarray, threshold: float, max_gap: float = math.inf
+) -> tuple[int, int]:
     right = 0
     for r in rows:
         p = 1 / (1 + math.exp(-(w[0] + float(np.dot(w[1:], r["x"])))))
-        answer = p >= threshold
+        answer = p >= threshold and min(r["gaps"]) < max_gap
         right += (answer and r["y"] == 1.0) or (not answer and not r["answerable"])
     return right, len(rows)
+
+
+def abstentions(rows: list[dict], max_gap: float) -> tuple[int, int]:
+    """Under the gap limit: (unanswerable cases answered today that it turns into abstentions,
+    answered answerable cases it takes an answer or a part of one from)."""
+    answered = [r for r in rows if r["answered"]]
+    right = sum(1 for r in answered if not r["answerable"] and min(r["gaps"]) >= max_gap)
+    wrong = sum(1 for r in answered if r["answerable"] and max(r["gaps"]) >= max_gap)
+    return right, wrong
 
 
 def main() -> int:
@@ -112,13 +142,32 @@ def main() -> int:
         if got > best:
             best_t, best = float(t), got
     current = np.array([decide.BIAS, *(decide.WEIGHTS[f] for f in FEATURES)])
+    # the gap limit alone, with the current (neutral) score
+    best_gap, best = math.inf, 0
+    for g in sorted(np.arange(0.50, 1.01, 0.02), reverse=True):
+        right, wrong = abstentions(dev, float(g))
+        if right - wrong > best:
+            best_gap, best = float(g), right - wrong
     print(f"cases reaching the decision: dev {len(dev)}, holdout {len(hold)}")
-    for name, ws, t in (("current", current, decide.THRESHOLD), ("fitted", w, best_t)):
-        d, nd = outcomes(dev, ws, t)
-        h, nh = outcomes(hold, ws, t)
+    for name, ws, t, g in (
+        ("coverage", current, decide.THRESHOLD, math.inf),
+        ("+gap", current, decide.THRESHOLD, best_gap),
+        ("current", current, decide.THRESHOLD, decide.MAX_GAP),
+        ("fitted", w, best_t, math.inf),
+    ):
+        d, nd = outcomes(dev, ws, t, g)
+        h, nh = outcomes(hold, ws, t, g)
         print(
             f"{name:8s} right outcomes: dev {d}/{nd} ({d / nd:.3f}), holdout {h}/{nh} ({h / nh:.3f})"
         )
+    for name, g in (("fitted", best_gap), ("current", decide.MAX_GAP)):
+        dr, dw = abstentions(dev, g)
+        hr, hw = abstentions(hold, g)
+        print(
+            f"gap limit {g:.2f} ({name}): abstains on unanswerable dev {dr}, holdout {hr}; "
+            f"on answerable dev {dw}, holdout {hw}"
+        )
+    print(f"MAX_GAP = {best_gap:.2f}")
     print(
         "WEIGHTS = {"
         + ", ".join(f'"{f}": {v:.3f}' for f, v in zip(FEATURES, w[1:], strict=True))

@@ -20,6 +20,7 @@ from .decide import MIN_COVERAGE, Signals, should_answer
 from .instructions import flagged_spans, is_instruction, masked
 from .query import DEFINING, DEFINITION_ASKED, FACT_KINDS, Query
 from .ranges import row_fits
+from .support import gap
 
 CONTEXT_WEIGHT = 0.3  # weight of a topic term inherited from an earlier turn
 MISSING_WEIGHT = 0.5  # share of full weight for a key term the corpus never uses
@@ -38,6 +39,7 @@ class Candidate:
     text: str
     coverage: float
     score: float
+    read: str = ""  # the text coverage was measured on: the unit with its title, heading, lead-in
 
 
 def _bigrams(text: str) -> set[str]:
@@ -165,9 +167,8 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
             s, e = span
             unit = chunk.text[s:e]
             own = weights.coverage(f"{chunk.lead_in or ''} {unit}")
-            cov = weights.coverage(
-                f"{chunk.title} {chunk.section} {chunk.lead_in or ''} {chunk.text}"
-            )
+            read = f"{chunk.title} {chunk.section} {chunk.lead_in or ''} {chunk.text}"
+            cov = weights.coverage(read)
             score = 0.6 * own + 0.4 * cov + UNIT_BONUS + weights.context_bonus(unit)
             if chunk.kind == "table_row":  # a tier row the question's amount falls in
                 fits = row_fits(query.original, _row_cells(chunk.text))
@@ -177,7 +178,7 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
             if query.quantity and NUMBER_RE.search(unit):
                 score += 0.25
             score += 0.05 * scored.hit.score - 0.01 * rank + DENSE_WEIGHT * scored.dense
-            out.append(Candidate(scored, s, e, unit, cov, score))
+            out.append(Candidate(scored, s, e, unit, cov, score, read))
         if chunk.kind in ("table_row", "metadata"):
             continue
         lo = span[0] if span is not None and chunk.kind == "qa" else 0
@@ -195,7 +196,8 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
             # ranking still prefers sentences that say the words themselves
             own = weights.coverage(sent)
             context = chunk.text[:lo] if lo else (chunk.lead_in or "")
-            cov = weights.coverage(f"{chunk.title} {chunk.section} {context} {sent}")
+            read = f"{chunk.title} {chunk.section} {context} {sent}"
+            cov = weights.coverage(read)
             score = 0.6 * own + 0.4 * cov + weights.context_bonus(sent)
             if q_bigrams:
                 score += 0.15 * len(q_bigrams & _bigrams(sent)) / len(q_bigrams)
@@ -206,7 +208,7 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
             if defining and DEFINING.search(sent):
                 score += DEFINITION_BONUS
             score += 0.05 * scored.hit.score - 0.01 * rank + DENSE_WEIGHT * scored.dense
-            out.append(Candidate(scored, s, e, sent, cov, score))
+            out.append(Candidate(scored, s, e, sent, cov, score, read))
     out.sort(key=lambda c: -c.score)
     return out
 
@@ -300,7 +302,7 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
     if not cands:
         return abstention(query, hits)
     best = cands[0]
-    if not should_answer(_signals(best, weights)):
+    if not should_answer(_signals(best, weights, query)):
         return abstention(query, hits)
 
     chosen = [best]
@@ -337,11 +339,15 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
     )
 
 
-def _signals(cand: Candidate, weights: TermWeights) -> Signals:
+def _signals(cand: Candidate, weights: TermWeights, query: Query) -> Signals:
     chunk = cand.scored.chunk
     own = weights.coverage(f"{chunk.lead_in or ''} {cand.text}")
     missing = sum(weights.weights[t] for t in weights.missing) / weights.total
-    return Signals(coverage=cand.coverage, own=own, dense=cand.scored.dense, missing=missing)
+    terms = {t: weights.aliases.get(t, []) for t in weights.weights}
+    left_out, _word = gap(query.text, terms, cand.read)
+    return Signals(
+        coverage=cand.coverage, own=own, dense=cand.scored.dense, missing=missing, gap=left_out
+    )
 
 
 def _strip_item_prefix(sentence: str) -> str:

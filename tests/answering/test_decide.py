@@ -23,3 +23,9 @@ def test_a_fitted_score_can_veto(monkeypatch):
     monkeypatch.setattr(decide, "BIAS", 1.0)
     assert should_answer(Signals(coverage=0.9, own=0.9, dense=0.9, missing=0.0))
     assert not should_answer(Signals(coverage=0.9, own=0.9, dense=0.9, missing=0.5))
+
+
+def test_a_gap_vetoes_a_well_covered_unit():
+    covered = dict(coverage=0.9, own=0.9, dense=0.9, missing=0.0)
+    assert should_answer(Signals(**covered, gap=decide.MAX_GAP - 0.01))
+    assert not should_answer(Signals(**covered, gap=decide.MAX_GAP))

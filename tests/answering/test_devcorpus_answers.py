@@ -151,3 +151,20 @@ def test_the_headline_names_the_asking_clause_not_glued_key_terms(assistant):
     topic = answer.answer.split("“", 1)[1].split("”", 1)[0]
     assert topic in question  # a contiguous piece of what was asked
     assert "你好" not in topic and not topic.endswith(("什么", "？"))
+
+
+# -- near misses: the unit shares the question's words but leaves out what it asks about --------
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["研发投入后补助资金需要缴纳印花税吗？", "贷款贴息对融资租赁的手续费有没有补贴？"],
+    ids=["a-tax-no-document-names", "a-fee-no-document-names"],
+)
+def test_a_unit_leaving_out_the_thing_asked_about_does_not_answer(assistant, question):
+    assert assistant.ask(question).abstained
+
+
+def test_a_unit_stating_the_thing_asked_about_still_answers(assistant):
+    a = assistant.ask("补助资金能不能用来偿还债务？")
+    assert not a.abstained and "不得用于偿还债务" in a.answer

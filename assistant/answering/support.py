@@ -1,0 +1,124 @@
+"""Does the chosen unit speak of what was asked, or only of things near it?
+
+A near miss shares most of the question's words with some unit but leaves out the one thing
+the question is about: "补助资金要缴纳企业所得税吗？" quoting a sentence on what 补助资金 may be
+used for, "公立医院作为卖方……" quoting the rule for 高等学校、科研院所和企业. Key-term coverage
+cannot see it (the shared words carry the weight), and the corpus IDF cannot either (filler the
+corpus never uses — "碰上", "那边" — weighs as much as a real gap such as "增值税").
+
+``gap`` is the specificity, in general Chinese, of the most specific question word that the
+unit read in its context (title, heading path, lead-in) does not contain. Specificity comes
+from jieba's dictionary frequencies — a general lexicon of Chinese, not of this corpus — so
+"所得税", "公立医院", "担保费" are specific and "如果", "另外", "一起" are not; a compound of
+everyday words is as specific as its rarest part ("继续执行" as "执行"). Only nominal words
+count (jieba's part-of-speech tags: nouns, names, set phrases): the thing a question is about
+is named by a noun, while colloquial verbs and pronouns ("没钱", "那块", "碰上") are how people
+ask. Left out of the measure, because the kind-of-fact check or the ranking already deals with
+them:
+
+- the words next to an interrogative and the modifier before it ("**纸质材料**有什么要求",
+  "需要**提交**哪些材料", "什么**时候**"): they name the kind of fact asked for, which the unit
+  states in its own words;
+- words with a digit or an interrogative character ("几份", "1500"): amounts and asking words;
+- fragments jieba's HMM glued together (not dictionary words);
+- words sharing two characters with the unit ("安家费" beside "安家补贴", "银行贷款" beside
+  "贷款"): a paraphrase, not something else.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+
+import jieba
+
+from ..text import is_word
+
+# interrogatives of general Chinese: the word next to one names what kind of fact is asked for
+_INTERROGATIVE = re.compile(
+    r"^(?:什么|哪|哪些|哪个|哪家|哪天|哪一天|哪几|哪类|哪种|多少|多长|多久|几|几[个项年天月次类种份期步名家件]"
+    r"|怎么|如何|怎样|啥)$"
+)
+# copulas, modals and particles between an interrogative and the word it asks about
+_BETWEEN = frozenset("是 为 有 的 要 需要 可以 能 按 按照 以 在 都 分别 具体 一般".split())
+_ASKING_CHARS = re.compile(r"[\d几哪啥多么吗呢]")
+_PUNCT = re.compile(r"^[\s，。？?！!、,；;：:（）()“”\"'《》]+$")
+# jieba part-of-speech tags of nominal words: nouns, names, organisations, places, set phrases
+_NOMINAL = frozenset("n nz nt nr ns nrt nrfg l vn".split())
+
+
+def _rarity(word: str) -> float:
+    jieba.dt.check_initialized()
+    total = jieba.dt.total
+    return math.log(total / ((jieba.get_FREQ(word) or 0) + 1)) / math.log(total)
+
+
+@lru_cache(maxsize=4096)
+def specificity(word: str) -> float:
+    """How rare ``word`` is in general Chinese, 0 (everyday) … 1 (unknown to the lexicon); a
+    word made of shorter dictionary words is as rare as its rarest part."""
+    parts = [p for p in jieba.cut_for_search(word) if p != word and len(p) >= 2]
+    covered: set[int] = set()
+    for p in parts:
+        at = word.find(p)
+        covered.update(range(at, at + len(p)))
+    if parts and len(covered) == len(word):
+        return max(_rarity(p) for p in parts)
+    return _rarity(word)
+
+
+@lru_cache(maxsize=1)
+def _tags() -> dict[str, str]:
+    import jieba.posseg  # noqa: F401 - loads the tag table with the dictionary
+
+    jieba.dt.check_initialized()
+    return jieba.posseg.dt.word_tag_tab
+
+
+def nominal(word: str) -> bool:
+    return _tags().get(word) in _NOMINAL
+
+
+@lru_cache(maxsize=1024)
+def aspect_words(question: str) -> frozenset[str]:
+    """The words next to an interrogative, and the one modifying the word before it: the phrase
+    naming the kind of fact asked for ("填报时间是什么时候" → 填报, 时间, 时候)."""
+    toks = [t for t in jieba.cut(question) if t.strip() and not _PUNCT.match(t)]
+    out: set[str] = set()
+    for i, tok in enumerate(toks):
+        if not _INTERROGATIVE.match(tok):
+            continue
+        j = i - 1
+        while j >= 0 and toks[j] in _BETWEEN:
+            j -= 1
+        if j >= 0:
+            out.add(toks[j])
+            if j > 0 and toks[j - 1] not in _BETWEEN:  # its modifier: 纸质材料, 申报时间
+                out.add(toks[j - 1])
+        j = i + 1
+        while j < len(toks) and toks[j] in _BETWEEN:
+            j += 1
+        if j < len(toks):
+            out.add(toks[j])
+    return frozenset(out)
+
+
+def gap(question: str, terms: dict[str, list[str]], read: str) -> tuple[float, str | None]:
+    """The specificity of the most specific question word that ``read`` (the unit with its
+    context) leaves out, and that word; ``terms`` maps each key term to its corpus aliases."""
+    aspects = aspect_words(question)
+    best, word = 0.0, None
+    for term, aliases in terms.items():
+        if term in read or any(a in read for a in aliases):
+            continue
+        if term in aspects or _ASKING_CHARS.search(term) or not is_word(term):
+            continue
+        if not nominal(term):
+            continue
+        if any(term[i : i + 2] in read for i in range(len(term) - 1)):
+            continue
+        s = specificity(term)
+        if s > best:
+            best, word = s, term
+    return best, word

@@ -1,0 +1,63 @@
+"""Whether the chosen unit speaks of what was asked (answering.support), on sentences of the
+devcorpus documents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.answering.decide import MAX_GAP
+from assistant.answering.support import aspect_words, gap, specificity
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "devcorpus"
+
+
+def _line(doc: str, piece: str) -> str:
+    text = (DATA / doc).read_text(encoding="utf-8")
+    return next(line for line in text.splitlines() if piece in line)
+
+
+USE_OF_FUNDS = _line("东港市企业研发投入后补助实施细则.md", "不得用于偿还债务")
+VOUCHER_OFFSET = _line("东港市科技创新券管理办法.txt", "按合同金额的40%抵扣")
+
+
+@pytest.mark.parametrize("word", ["所得税", "担保费", "公立医院"])
+def test_a_specific_noun_is_specific_enough_to_be_a_gap(word):
+    assert specificity(word) >= MAX_GAP
+
+
+@pytest.mark.parametrize("word", ["如果", "另外", "一起", "继续执行"])
+def test_everyday_words_and_compounds_of_them_are_not(word):
+    assert specificity(word) < MAX_GAP
+
+
+def test_the_words_next_to_an_interrogative_name_the_kind_of_fact():
+    assert {"时间", "时候"} <= aspect_words("研发投入后补助的网上填报时间是什么时候？")
+    assert "所得税" not in aspect_words("研发投入后补助资金需要缴纳企业所得税吗？")
+
+
+def test_a_unit_that_leaves_out_the_thing_asked_about_has_a_gap():
+    terms = {"补助": ["补贴"], "资金": [], "缴纳": [], "所得税": []}
+    value, word = gap("研发投入后补助资金需要缴纳企业所得税吗？", terms, USE_OF_FUNDS)
+    assert word == "所得税" and value >= MAX_GAP
+
+
+def test_a_unit_that_says_it_has_no_gap():
+    terms = {"补助": ["补贴"], "资金": [], "用于": [], "偿还": [], "债务": []}
+    assert gap("补助资金能用于偿还债务吗？", terms, USE_OF_FUNDS) == (0.0, None)
+
+
+@pytest.mark.parametrize(
+    ("question", "terms"),
+    [
+        # a paraphrase sharing two characters with the unit: 服务合同 / 合同金额
+        ("创新券按服务合同的多少比例抵扣？", {"服务合同": [], "抵扣": [], "比例": []}),
+        # colloquial verbs are how people ask, not what they ask about
+        ("要是没钱了，创新券按多少抵扣？", {"没钱": [], "抵扣": []}),
+    ],
+    ids=["paraphrase", "colloquial-verb"],
+)
+def test_paraphrases_and_colloquial_words_are_not_gaps(question, terms):
+    value, _ = gap(question, terms, VOUCHER_OFFSET)
+    assert value < MAX_GAP
