@@ -5,8 +5,9 @@ A bm25s index is one sparse matrix of precomputed scores (``idf × tf-part`` per
 term). Its IDF and average length are corpus-wide, so any change alters every score — but the
 *counts* under them do not change: each document's chunks keep their (term, count) rows,
 computed once, and a new state only concatenates them and applies the formula, vectorised.
-bm25s's own ``build_index_from_ids`` is the documented place to do exactly this; querying
-(``retrieve``, ``weight_mask``, top-k) stays bm25s's.
+``LiveBM25`` is a ``bm25s.BM25`` whose score matrix (what bm25s's ``build_index_from_ids``
+returns, which its docs invite overriding) is assembled that way; querying (``retrieve``,
+``weight_mask``, top-k) stays bm25s's.
 
 The scores are bm25s's default variant (Lucene IDF and term part, k1 = 1.5, b = 0.75), equal to
 what ``bm25s.BM25().index(tokens)`` gives for the same tokens (tested).

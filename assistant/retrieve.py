@@ -175,7 +175,7 @@ class IndexReader:
             "vector_ids": vids,
         }
         self.ledger = TargetLedger.from_parts(
-            [t for e in live for t in e.targets],
+            {e.doc_id: e.targets for e in live},
             {e.doc_id: e.text for e in live},
             {e.doc_id: set(e.record.get("locality") or ()) for e in live},
             sentence_df,

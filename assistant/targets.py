@@ -28,6 +28,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Iterable
+from itertools import chain
 from pathlib import Path
 from typing import NamedTuple
 
@@ -358,7 +359,7 @@ class TargetLedger:
     @classmethod
     def from_parts(
         cls,
-        targets: Iterable[Target],
+        targets: dict[str, list[Target]],
         texts: dict[str, str],
         locality: dict[str, set[str]],
         df: Counter[str],
@@ -366,14 +367,19 @@ class TargetLedger:
         generation: str | None = None,
         terms: Iterable[str] = (),
     ) -> TargetLedger:
-        """A ledger combined from per-document parts computed at index time (rows, sentence
-        frequencies, places), so that opening an index does not re-read its corpus."""
+        """A ledger combined from per-document parts computed at index time (rows by document,
+        sentence frequencies, places), so that opening an index does not re-read its corpus.
+        ``targets`` maps each document to its rows."""
         ledger = cls.__new__(cls)
-        ledger._setup(targets, texts, locality, df, n_sentences, generation, terms)
+        ledger._setup((), texts, locality, df, n_sentences, generation, terms, targets)
         return ledger
 
-    def _setup(self, targets, texts, locality, df, n_sentences, generation, terms) -> None:
-        self.targets: list[Target] = list(targets)
+    def _setup(
+        self, targets, texts, locality, df, n_sentences, generation, terms, by_doc=None
+    ) -> None:
+        self.targets: list[Target] = (
+            list(chain.from_iterable(by_doc.values())) if by_doc is not None else list(targets)
+        )
         self.generation = generation
         self._terms = list(terms)
         self.locality: dict[str, set[str]] = dict(locality)
@@ -383,8 +389,11 @@ class TargetLedger:
         self.max_idf = math.log(1 + (self._n + 0.5) / 0.5)
         self.full_text = "\n".join(self._texts)
         self._by_doc: dict[str, list[Target]] = {}
-        for row in self.targets:
-            self._by_doc.setdefault(row.doc_id, []).append(row)
+        if by_doc is not None:
+            self._by_doc = {doc_id: rows for doc_id, rows in by_doc.items() if rows}
+        else:
+            for row in self.targets:
+                self._by_doc.setdefault(row.doc_id, []).append(row)
         self._corrector = None
         self._vocabulary: frozenset[str] | None = None
         self._lock = threading.Lock()
@@ -440,7 +449,7 @@ class TargetLedger:
         for e in entries:
             df.update(e.sentence_df)
         return cls.from_parts(
-            [t for e in entries for t in e.targets],
+            {e.doc_id: e.targets for e in entries},
             {e.doc_id: e.text for e in entries},
             {e.doc_id: set(e.record.get("locality") or ()) for e in entries},
             df,

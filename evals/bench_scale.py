@@ -20,6 +20,7 @@ import json
 import math
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -154,6 +155,7 @@ def main() -> None:
     parser.add_argument("--chroma-url", default=None)
     parser.add_argument("--rounds", type=int, default=20, help="asks per question")
     parser.add_argument("--keep", default=None, help="work folder to use and keep")
+    parser.add_argument("--updates", type=int, default=5, help="upload/delete rounds")
     args = parser.parse_args()
 
     work = Path(args.keep or tempfile.mkdtemp(prefix="pa-scale-"))
@@ -213,36 +215,44 @@ def main() -> None:
                     f"({_pct(lat_t, 0.5):.0f} / {_pct(lat_t, 0.95):.0f} ms)",
                 )
             )
-            name, text = synth.document(args.docs + 1)
             auth = {"Authorization": f"Bearer {KEY}"}
-            busy = stub.busy_s
-            cpu = _cpu_s(server.pid)
-            t0 = time.perf_counter()
-            r = http.post("/v1/documents", files={"file": (name, text.encode())}, headers=auth)
-            r.raise_for_status()
-            add_s = time.perf_counter() - t0 - (stub.busy_s - busy)
-            add_cpu = _cpu_s(server.pid) - cpu
-            t0 = time.perf_counter()
-            http.post("/v1/ask", json={"question": QUESTIONS[0]}).raise_for_status()
-            first_ms = (time.perf_counter() - t0) * 1000
-            rows.append(("add one document (HTTP upload)", f"{add_s:.2f} s (CPU {add_cpu:.2f} s)"))
-            rows.append(("first question after the upload", f"{first_ms:.0f} ms"))
-            doc_id = r.json()["doc_id"]
-            cpu = _cpu_s(server.pid)
-            t0 = time.perf_counter()
-            http.delete(f"/v1/documents/{doc_id}", headers=auth).raise_for_status()
-            delete_s = time.perf_counter() - t0
+            adds, add_cpus, firsts, deletes, delete_cpus, after_deletes = [], [], [], [], [], []
+            for k in range(args.updates):  # each: upload, ask, delete, ask
+                name, text = synth.document(args.docs + 1 + k)
+                busy = stub.busy_s
+                cpu = _cpu_s(server.pid)
+                t0 = time.perf_counter()
+                r = http.post("/v1/documents", files={"file": (name, text.encode())}, headers=auth)
+                r.raise_for_status()
+                adds.append(time.perf_counter() - t0 - (stub.busy_s - busy))
+                add_cpus.append(_cpu_s(server.pid) - cpu)
+                t0 = time.perf_counter()
+                http.post("/v1/ask", json={"question": QUESTIONS[0]}).raise_for_status()
+                firsts.append((time.perf_counter() - t0) * 1000)
+                cpu = _cpu_s(server.pid)
+                t0 = time.perf_counter()
+                http.delete(f"/v1/documents/{r.json()['doc_id']}", headers=auth).raise_for_status()
+                deletes.append(time.perf_counter() - t0)
+                delete_cpus.append(_cpu_s(server.pid) - cpu)
+                t0 = time.perf_counter()
+                http.post("/v1/ask", json={"question": QUESTIONS[1]}).raise_for_status()
+                after_deletes.append((time.perf_counter() - t0) * 1000)
+            med = statistics.median
+            n = f"median of {args.updates}"
             rows.append(
                 (
-                    "delete one document",
-                    f"{delete_s:.2f} s (CPU {_cpu_s(server.pid) - cpu:.2f} s)",
+                    f"add one document (HTTP upload, {n})",
+                    f"{med(adds):.2f} s (CPU {med(add_cpus):.2f} s; max {max(adds):.2f} s)",
                 )
             )
-            t0 = time.perf_counter()
-            http.post("/v1/ask", json={"question": QUESTIONS[1]}).raise_for_status()
+            rows.append(("first question after an upload (max)", f"{max(firsts):.0f} ms"))
             rows.append(
-                ("first question after the delete", f"{(time.perf_counter() - t0) * 1000:.0f} ms")
+                (
+                    f"delete one document ({n})",
+                    f"{med(deletes):.2f} s (CPU {med(delete_cpus):.2f} s; max {max(deletes):.2f} s)",
+                )
             )
+            rows.append(("first question after a delete (max)", f"{max(after_deletes):.0f} ms"))
             rows.append(("server RSS at the end", f"{_rss_mb(server.pid):.0f} MB"))
     finally:
         server.terminate()
