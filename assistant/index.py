@@ -284,6 +284,7 @@ class _Change:
 class IndexBuilder:
     def __init__(self, settings: Settings, progress: ProgressFn | None = None):
         self.settings = settings
+        self._committed: dict | None = None  # the manifest this builder committed last
         self.index_dir = Path(settings.index_dir)
         self.corpus_dir = Path(settings.corpus_dir)
         self.progress = progress or (lambda stage, done, total: None)
@@ -345,6 +346,7 @@ class IndexBuilder:
     def _transaction(self, op: str, rel: str, data: bytes | None) -> BuildSummary:
         with self._locked():
             self._recover()
+            self._committed = None
             pending = self.index_dir / PENDING
             pending.mkdir(exist_ok=True)
             txn = uuid.uuid4().hex
@@ -361,12 +363,14 @@ class IndexBuilder:
             except BaseException:
                 self._discard_txn(pending, txn)
                 raise
-            self._finish_txn(pending, txn)  # the commit point has passed: place the file
+            # the commit point has passed: place the file (by the manifest just committed)
+            self._finish_txn(pending, txn, self._committed)
             return summary
 
-    def _finish_txn(self, pending: Path, txn: str) -> None:
+    def _finish_txn(self, pending: Path, txn: str, manifest: dict | None = None) -> None:
         spec = json.loads((pending / f"{txn}.json").read_text(encoding="utf-8"))
-        manifest = read_manifest(self.index_dir) or {"files": {}}
+        if manifest is None:
+            manifest = read_manifest(self.index_dir) or {"files": {}}
         rec = manifest.get("files", {}).get(spec["rel"])
         target = self.corpus_dir / spec["rel"]
         if spec["op"] == "add":
@@ -659,6 +663,7 @@ class IndexBuilder:
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         write_json_atomic(self.index_dir / MANIFEST, manifest)
+        self._committed = manifest
         for path in (self.index_dir / PENDING).glob("vectors-*.json"):
             path.unlink(missing_ok=True)
 

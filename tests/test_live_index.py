@@ -139,7 +139,7 @@ def test_a_failed_commit_step_is_completed_by_the_next_build(tmp_path, monkeypat
     assistant = Assistant(settings)
     assistant.build_index()
 
-    def die(self, pending, txn):
+    def die(self, pending, txn, manifest=None):
         raise SystemExit("killed")
 
     monkeypatch.setattr(IndexBuilder, "_finish_txn", die)
