@@ -108,7 +108,10 @@ def index(
         TimeRemainingColumn,
     )
 
-    assistant = _assistant()
+    from .config import get_settings
+    from .index import IndexBuilder
+
+    settings = get_settings()
     labels = {
         "load": "读取文件",
         "ocr": "识别扫描页",
@@ -132,7 +135,15 @@ def index(
                 tasks[stage] = progress.add_task(labels.get(stage, stage), total=total)
             progress.update(tasks[stage], completed=done, total=total)
 
-        summary = assistant.build_index(progress=on_progress, force=force)
+        # the builder alone: a no-op run need not import the answering stack
+        summary = IndexBuilder(settings, on_progress).build(force=force)
+    if summary.changed:  # save the combined state, so that the next `serve` starts from it
+        from .retrieve import Retriever
+
+        try:
+            Retriever(settings).reader.write_snapshot()
+        except Exception as exc:  # only a slower next start
+            typer.secho(f"未能保存索引快照（下次启动会慢一些）：{exc}", err=True)
     if json_out:
         _print_json(summary.as_dict())
         return
