@@ -109,7 +109,7 @@ def index(
     )
 
     from .config import get_settings
-    from .index import IndexBuilder
+    from .index import build_index
 
     settings = get_settings()
     labels = {
@@ -135,15 +135,8 @@ def index(
                 tasks[stage] = progress.add_task(labels.get(stage, stage), total=total)
             progress.update(tasks[stage], completed=done, total=total)
 
-        # the builder alone: a no-op run need not import the answering stack
-        summary = IndexBuilder(settings, on_progress).build(force=force)
-    if summary.changed:  # save the combined state, so that the next `serve` starts from it
-        from .retrieve import Retriever
-
-        try:
-            Retriever(settings).reader.write_snapshot()
-        except Exception as exc:  # only a slower next start
-            typer.secho(f"未能保存索引快照（下次启动会慢一些）：{exc}", err=True)
+        # not through Assistant: a no-op run need not import the answering stack
+        summary = build_index(settings, on_progress, force)
     if json_out:
         _print_json(summary.as_dict())
         return

@@ -33,6 +33,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -76,11 +77,14 @@ __all__ = [
     "Entry",
     "IndexBuilder",
     "ProgressFn",
+    "build_index",
     "read_entry",
     "read_manifest",
     "text_hash",
     "vector_id",
 ]
+
+log = logging.getLogger(__name__)
 
 ADD_BATCH = 256  # vectors written to Chroma per call
 GET_BATCH = 500  # ids or hashes looked up per Chroma call
@@ -948,6 +952,32 @@ class IndexBuilder:
             shutil.rmtree(old_layout, ignore_errors=True)
             report.repaired.append("删除了旧版 gen/ 目录")
         return report
+
+
+def build_index(
+    settings: Settings,
+    progress: ProgressFn | None = None,
+    force: bool = False,
+    state: Callable[[], object] | None = None,
+) -> BuildSummary:
+    """Bring the index in line with the corpus folder; when it changed, also save the new
+    state's combined structures (the snapshot), so that the next ``serve`` starts from them.
+    ``state`` returns the caller's own reader of the new state (a server has one loaded);
+    without it the state is opened here — only when something changed, so a no-op run never
+    imports the retrieval stack."""
+    summary = IndexBuilder(settings, progress).build(force=force)
+    if summary.changed:
+        try:
+            if state is None:
+                from .retrieve import Retriever
+
+                reader = Retriever(settings).reader
+            else:
+                reader = state()
+            reader.write_snapshot()
+        except Exception:  # only a slower next start
+            log.exception("could not save the index snapshot; the next start combines entries")
+    return summary
 
 
 def _all_changed(corpus_dir: Path) -> dict[str, _Change]:

@@ -37,7 +37,14 @@ from .errors import (
     LoadError,
     UnsupportedFileType,
 )
-from .index import RETIRE_GRACE_S, BuildSummary, IndexBuilder, ProgressFn, read_manifest
+from .index import (
+    RETIRE_GRACE_S,
+    BuildSummary,
+    IndexBuilder,
+    ProgressFn,
+    build_index,
+    read_manifest,
+)
 from .ingest.ocr import OcrOptions, ocr_options
 from .load import RESERVED_NAMES, doc_id_for, load_bytes
 from .models import Answer, DocumentInfo, Hit, StreamEvent
@@ -173,11 +180,9 @@ class Assistant:
     def build_index(self, progress: ProgressFn | None = None, force: bool = False) -> BuildSummary:
         """Bring the index in line with the corpus folder; when it changed, also save the
         combined structures (snapshot), so that the next ``serve`` starts without them."""
-        with self._build_lock:
-            summary = IndexBuilder(self.settings, progress).build(force=force)
+        with self._build_lock:  # the snapshot is of this process's own, refreshed, state
+            summary = build_index(self.settings, progress, force, state=self.retriever.refresh)
         self._updated(summary)
-        if summary.changed:
-            self.retriever.reader.write_snapshot()
         return summary
 
     def add_document(
