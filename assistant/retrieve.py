@@ -211,7 +211,7 @@ class IndexReader:
         try:
             with open(path, "rb") as fh:
                 snap = pickle.load(fh)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        except Exception:  # unreadable, or of classes that changed since: only a cache
             return None
         if not isinstance(snap, dict) or snap.get("version") != SNAPSHOT_VERSION:
             return None
