@@ -1,4 +1,4 @@
-"""Hybrid retrieval: BM25 (bm25s over jieba tokens, assembled per document: ``bm25.py``) ∥ dense (Chroma, cosine) → RRF.
+"""Hybrid retrieval: BM25 (bm25s over jieba tokens; ``bm25.py``) ∥ dense (Chroma, cosine) → RRF.
 
 ``IndexReader`` is one committed state of the index; ``Retriever`` notices when an update
 commits a new one and loads it in the background, so a running server picks up re-indexing

@@ -49,7 +49,9 @@ def document(seed: int) -> tuple[str, str]:
     ]
     article = 0
     for chapter in range(1, 6):
-        lines.append(f"第{_cn(chapter)}章 {rnd.choice(['总则', '支持对象', '支持标准', '申报程序', '监督管理'])}")
+        lines.append(
+            f"第{_cn(chapter)}章 {rnd.choice(['总则', '支持对象', '支持标准', '申报程序', '监督管理'])}"
+        )
         for _ in range(rnd.randint(4, 6)):
             article += 1
             amount = rnd.choice([5, 10, 20, 30, 50, 100, 200, 300])
@@ -90,7 +92,9 @@ def document(seed: int) -> tuple[str, str]:
                     f"评审结果公示{rnd.choice([5, 7])}个工作日。"
                 )
         lines.append("")
-    lines.append(f"第{_cn(article + 1)}条 本办法自{year}年{rnd.randint(1, 12)}月1日起施行，有效期{rnd.choice([3, 5])}年。")
+    lines.append(
+        f"第{_cn(article + 1)}条 本办法自{year}年{rnd.randint(1, 12)}月1日起施行，有效期{rnd.choice([3, 5])}年。"
+    )
     return f"synthetic-{seed:05d}.txt", "\n".join(lines) + "\n"
 
 

@@ -15,6 +15,7 @@ cases carry no facts/evidence, and prints counts per category.
 Run with:  /work/main/.venv/bin/python /work/main/evals/devcorpus/check_fresh.py
 Exit status is 1 if any error was found.
 """
+
 import collections
 import html.parser
 import json
@@ -59,9 +60,11 @@ def extract(path: pathlib.Path) -> str:
         return "".join(p.parts)
     if suf == ".pdf":
         import pypdf
+
         return "\n".join(pg.extract_text() or "" for pg in pypdf.PdfReader(str(path)).pages)
     if suf == ".docx":
         import docx
+
         d = docx.Document(str(path))
         out = [para.text for para in d.paragraphs]
         for t in d.tables:
@@ -137,7 +140,9 @@ def main() -> int:
                 continue
             if norm(s) and norm(s) in nt:
                 if kind == "evidence":
-                    warnings.append(f"{cid}: evidence matches only after removing line breaks/spaces: {s!r}")
+                    warnings.append(
+                        f"{cid}: evidence matches only after removing line breaks/spaces: {s!r}"
+                    )
                 continue
             others = [k for k, t in ndocs.items() if norm(s) in t]
             if kind == "fact" and others:
