@@ -216,8 +216,8 @@ def serve(
     from .api.app import create_app, warm_up_early
 
     assistant = _assistant()
-    warming = warm_up_early(assistant)  # loads the index while the app and its UI are built
-    app_ = create_app(assistant=assistant, warming=warming)
+    warming = warm_up_early(assistant)  # loads the index while the app is built; the UI after
+    app_ = create_app(assistant=assistant, warming=warming, defer_ui=True)
     uvicorn.run(app_, host=host, port=port, log_level="info")
 
 

@@ -18,11 +18,13 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Mount
 
 from ..config import Settings, get_settings
 from ..errors import AssistantError
 from ..service import Assistant
 from . import handlers
+from .deferred_ui import DeferredUI
 from .deps import Workers, openai_keys
 from .limits import BodyLimitMiddleware, RefusalPacing, UploadGuard, body_limits
 from .metrics import Metrics, MetricsMiddleware
@@ -81,11 +83,16 @@ def create_app(
     settings: Settings | None = None,
     assistant: Assistant | None = None,
     warming: Future | None = None,
+    defer_ui: bool = False,
 ) -> FastAPI:
+    """The whole service. ``defer_ui`` (``serve``): the UI is built after the start, so the
+    API is healthy without waiting for Gradio (see ``deferred_ui``); otherwise the UI is built
+    here and the app is complete when this returns."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: no calls home
     settings = settings or (assistant.settings if assistant else get_settings())
     assistant = assistant or Assistant(settings)
     metrics = Metrics(assistant.documents)
+    deferred = DeferredUI(UI_PATH) if defer_ui else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -93,7 +100,13 @@ def create_app(
             await asyncio.wrap_future(warming)
         else:
             await run_in_threadpool(_warm_up, assistant)
-        yield
+        if deferred is not None:  # after the warm-up: the two would only share the cores
+            deferred.start(app, lambda: _mount_ui(app, assistant, settings, metrics, throttle))
+        try:
+            yield
+        finally:
+            if deferred is not None:
+                await deferred.stop()
 
     app = FastAPI(
         title="威海科技政策问答助手",
@@ -105,6 +118,7 @@ def create_app(
     app.state.settings = settings
     app.state.assistant = assistant
     app.state.metrics = metrics
+    app.state.ui = deferred
     app.state.workers = Workers(_worker_slots(settings))
     throttle = AuthThrottle(settings.auth_max_failures, settings.auth_window_s)
     app.state.auth_throttle = throttle
@@ -149,11 +163,27 @@ def create_app(
     def favicon() -> Response:
         return Response(status_code=204)
 
+    if deferred is not None:
+        app.router.routes.append(deferred.route)  # before the UI's routes, until it is ready
+    else:
+        _mount_ui(app, assistant, settings, metrics, throttle)
+    _document_openapi(app, settings)
+    return app
+
+
+def _mount_ui(app: FastAPI, assistant: Assistant, settings: Settings, metrics, throttle):
+    """Mount the Gradio UI at ``UI_PATH``; returns its Gradio app."""
     from ui.app import mount_ui  # gradio imports slowly; only the serving process needs it
 
     mount_ui(app, assistant, settings, path=UI_PATH, metrics=metrics, throttle=throttle)
-    _document_openapi(app, settings)
-    return app
+    for route in app.router.routes:
+        if (
+            isinstance(route, Mount)
+            and route.path == UI_PATH
+            and route is not getattr(app.state.ui, "route", None)
+        ):
+            return getattr(route.app, "app", route.app)  # inside the index-page middleware
+    raise RuntimeError("the UI mount is missing")
 
 
 def _document_openapi(app: FastAPI, settings: Settings) -> None:

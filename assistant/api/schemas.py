@@ -147,6 +147,9 @@ class Health(BaseModel):
     documents: int = 0
     chunks: int = 0
     mode: str = "extractive"
+    ui: Literal["ready", "starting", "failed"] = "ready"
+    """The web UI at ``/ui``: ``serve`` builds it after the API is ready ("starting" until then;
+    "failed" if it could not be built — the API keeps answering)."""
     detail: str | None = None
 
 

@@ -25,6 +25,7 @@ def test_healthz_reports_the_index(http):
         "documents": 1,
         "chunks": r.json()["chunks"],
         "mode": "extractive",
+        "ui": "ready",
         "detail": None,
     }
     assert r.json()["chunks"] > 10

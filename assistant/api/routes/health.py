@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from ...errors import AssistantError
@@ -19,15 +19,19 @@ router = APIRouter(tags=["运维"])
     summary="健康检查",
     responses={503: {"model": Health, "description": "索引尚未建立或不可用"}, **errors(413)},
 )
-def healthz(assistant: AssistantDep, settings: SettingsDep):
+def healthz(request: Request, assistant: AssistantDep, settings: SettingsDep):
     mode = "llm" if settings.llm_enabled else "extractive"
+    deferred = getattr(request.app.state, "ui", None)
+    ui = deferred.state if deferred is not None else "ready"
     try:
         assistant.retriever.reader  # noqa: B018 - opens (or re-opens) the current index
         docs = assistant.documents()
     except AssistantError as exc:
-        body = Health(status="not_ready", mode=mode, detail=str(exc))
+        body = Health(status="not_ready", mode=mode, ui=ui, detail=str(exc))
         return JSONResponse(body.model_dump(), status_code=503)
-    return Health(status="ok", documents=len(docs), chunks=sum(d.chunks for d in docs), mode=mode)
+    return Health(
+        status="ok", documents=len(docs), chunks=sum(d.chunks for d in docs), mode=mode, ui=ui
+    )
 
 
 @router.get(
