@@ -7,6 +7,7 @@ commits a new one and loads it in the background, so a running server picks up r
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import math
@@ -118,9 +119,14 @@ class IndexReader:
                 name: before.get(name) or [vector_id(c) for c in e.chunks]
                 for name, e in self.entries.items()
             }
-        self.by_vector_id = {
-            vid: i for i, vid in enumerate(v for name in self.entries for v in vids[name])
+        # a vector id's row: the entry's first row plus its place in the entry (per-entry
+        # tables carried over, so that an update builds only the changed documents' tables)
+        before_rows = previous._vid_rows if previous is not None else {}
+        self._vid_rows: dict[str, dict[str, int]] = {
+            name: before_rows.get(name) or {vid: j for j, vid in enumerate(vids[name])}
+            for name in self.entries
         }
+        self._entry_of = {e.doc_id: name for name, e in self.entries.items()}
         self.collection = get_collection(get_client(settings), manifest["collection"])
         self.embedder = get_embedder(settings)
         df: Counter[str] | None = derived.get("df")
@@ -130,7 +136,6 @@ class IndexReader:
         self.df = df
         self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         self.max_idf = math.log(1 + (n + 0.5) / 0.5)
-        self.full_text = "\n".join(c.text for c in self.chunks)
         self.scope = CorpusScope.from_manifest(manifest)
         self.doc_chunks: dict[str, list[Chunk]] = {e.doc_id: e.chunks for e in live}
         self.doc_rows: dict[str, tuple[int, int]] = {}  # doc_id → its rows in ``chunks``
@@ -138,14 +143,13 @@ class IndexReader:
         for e in live:
             self.doc_rows[e.doc_id] = (row, row + len(e.chunks))
             row += len(e.chunks)
-        self.years = {c.year for c in self.chunks if c.year}
-        self.vocab_by_length: dict[int, list[str]] = {}
-        for term in df:  # for typo matching, which compares words of equal length
-            self.vocab_by_length.setdefault(len(term), []).append(term)
         corrector = derived.get("corrector")
         if corrector is None and previous is not None and previous.df.keys() == df.keys():
             corrector = previous.corrector  # the same words: the same spelling table
-        self.corrector = corrector or Corrector([*df.keys(), *domain])
+        if corrector is None:  # the previous table's sounds reused: only new words are read
+            before = previous.corrector if previous is not None else None
+            corrector = Corrector([*df.keys(), *domain], previous=before)
+        self.corrector = corrector
         # words worth finding inside a question even when jieba splits it differently
         self.vocabulary = frozenset(
             t
@@ -183,6 +187,26 @@ class IndexReader:
             self.generation,
             [*domain, *terms],
         )
+
+    @functools.cached_property
+    def full_text(self) -> str:
+        """Every chunk's text, for "does the corpus say X anywhere" (built on first use: an
+        update that no question follows never pays for it)."""
+        return "\n".join(c.text for c in self.chunks)
+
+    @functools.cached_property
+    def vocab_by_length(self) -> dict[int, list[str]]:
+        """The corpus's words by length, for typo matching (which compares equal lengths)."""
+        out: dict[int, list[str]] = {}
+        for term in self.df:
+            out.setdefault(len(term), []).append(term)
+        return out
+
+    def row_of(self, vector_id: str, doc_id: str | None) -> int | None:
+        """The row in ``chunks`` of a vector this state names, else ``None``."""
+        name = self._entry_of.get(doc_id)  # type: ignore[arg-type]
+        j = self._vid_rows[name].get(vector_id) if name is not None else None
+        return None if j is None else self.doc_rows[doc_id][0] + j  # type: ignore[index]
 
     def write_snapshot(self) -> None:
         """Save this state's combined structures, so that a server start loads them instead of
@@ -261,11 +285,12 @@ class IndexReader:
             query_embeddings=[vector],
             n_results=min(k + DENSE_SLACK, len(self.chunks) + DENSE_SLACK),
             where=None if allowed is None else {"doc_id": {"$in": allowed}},
-            include=["distances"],
+            include=["distances", "metadatas"],
         )
         out = []
-        for vid, dist in zip(got["ids"][0], got["distances"][0], strict=True):
-            i = self.by_vector_id.get(vid)
+        rows = zip(got["ids"][0], got["distances"][0], got["metadatas"][0], strict=True)
+        for vid, dist, meta in rows:
+            i = self.row_of(vid, (meta or {}).get("doc_id"))
             if i is not None and filters.allows(self.chunks[i]):
                 out.append((i, 1.0 - float(dist)))
         return out[:k]

@@ -32,15 +32,21 @@ def glossary() -> dict[str, str]:
 
 
 class Corrector:
-    def __init__(self, terms: Iterable[str]):
+    def __init__(self, terms: Iterable[str], previous: Corrector | None = None):
+        """``previous`` — the table of an earlier state: the sounds of the words it knew are
+        reused, so an update reads (through pypinyin) only the words new to it."""
         self.by_sound: dict[tuple[str, ...], str] = {}
         self.by_roman: dict[str, str] = {}
         self.known: set[str] = set()
-        for term in sorted(set(terms), key=len, reverse=True):
+        before = getattr(previous, "_sounds", {})  # (a table from an older snapshot has none)
+        self._sounds: dict[str, tuple[str, ...]] = {}
+        # longest first, ties in code-point order: the same words give the same table
+        for term in sorted(set(terms), key=lambda t: (-len(t), t)):
             if not _HAN.match(term) or not 2 <= len(term) <= MAX_TERM:
                 continue
             self.known.add(term)
-            sound = tuple(lazy_pinyin(term))
+            sound = before.get(term) or tuple(lazy_pinyin(term))
+            self._sounds[term] = sound
             self.by_roman.setdefault("".join(sound), term)
             if len(term) >= MIN_HOMOPHONE:
                 self.by_sound.setdefault(sound, term)

@@ -30,7 +30,6 @@ def get_client(settings: Settings):
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if settings.chroma_url:
         key = f"url:{settings.chroma_url}"
     else:
@@ -38,6 +37,8 @@ def get_client(settings: Settings):
     with _lock:
         if key in _clients:
             return _clients[key]
+        # (built only here: Chroma's settings object reads the environment, ~50 ms a time)
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         if settings.chroma_url:
             url = urlparse(settings.chroma_url)
             if url.scheme not in ("http", "https") or not url.hostname:

@@ -463,5 +463,15 @@ def test_an_update_after_a_start_from_the_snapshot_scores_as_a_state_built_from_
         np.testing.assert_allclose(
             live.bm25.get_scores(tokens), fresh.bm25.get_scores(tokens), rtol=1e-6
         )
+    # the per-document tables an update carries over give what a fresh state gives
+    from assistant.index import vector_id
+
+    for state in (live, fresh):
+        rows = [state.row_of(vector_id(c), c.doc_id) for c in state.chunks]
+        assert rows == list(range(len(state.chunks)))
+    assert live.corrector.by_sound == fresh.corrector.by_sound
+    assert live.corrector.by_roman == fresh.corrector.by_roman
+    hits = started.search("动态专项资金补助标准", top_k=3)
+    assert hits and hits[0].doc_id == "动态专项资金管理办法.txt"
     assert started.ask("动态专项资金对每家企业的补助标准是多少？").answer.count("300万元")
     assert_clean(settings)
