@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from ..models import Answer, Citation
 from ..retrieve import Filters, IndexReader, Scored
-from .extractive import abstention, extractive_answer
+from .extractive import abstention, extractive_answer, quote_lines
 from .fields import asked_fields, label, locate
 from .query import _INTENT_WORDS, Query, analyse
 from .question import Asked
@@ -136,6 +136,11 @@ def _renumber(answer: Answer, first_id: int) -> tuple[str, list[Citation]]:
     return text.replace("[#", "["), cites
 
 
+def _only(answer: Answer, kept: list[Citation]) -> Answer:
+    """An extractive answer quoting only ``kept`` of its citations."""
+    return answer.model_copy(update={"answer": quote_lines(kept), "citations": kept})
+
+
 def compose(
     asked: Asked, query: Query, scope: Scope, hits: list[Scored], reader: IndexReader
 ) -> Answer:
@@ -165,16 +170,18 @@ def compose(
             shown = part.strip().replace("?", "？").replace(",", "，")
             lines.append(f"（{shown}）文件中没有写明。")
             continue
+        # a later part must not repeat a quote an earlier part gave: its other quotes stay,
+        # renumbered after the earlier parts'
+        kept = [
+            c
+            for c in ans.citations
+            if not any(c.start == d.start and c.doc_id == d.doc_id for d in citations)
+        ]
+        if not kept:
+            continue
+        if len(kept) < len(ans.citations):
+            ans = _only(ans, kept)
         text, cites = _renumber(ans, len(citations) + 1)
-        # a later part must not repeat a quote an earlier part gave
-        if any(c.start == d.start and c.doc_id == d.doc_id for c in cites for d in citations):
-            kept = [
-                c
-                for c in cites
-                if not any(c.start == d.start and c.doc_id == d.doc_id for d in citations)
-            ]
-            if not kept:
-                continue
         lines.append(text)
         citations += cites
         answered = True

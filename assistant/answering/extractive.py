@@ -330,13 +330,18 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
         return abstention(query, hits, missing="具体数量")
 
     citations = [_citation(n, c) for n, c in enumerate(chosen, 1)]
-    body = "\n".join(f"{_strip_item_prefix(c.text)} [{c.id}]" for c in citations)
+    body = quote_lines(citations)
     note = None
     if all(c.scored.chunk.low_confidence for c in chosen):
         note = "扫描件识别，请核对原件：所引原文来自识别可信度较低的扫描文字。"
     return Answer(
         question=query.original, answer=body, abstained=False, citations=citations, note=note
     )
+
+
+def quote_lines(citations: list[Citation]) -> str:
+    """The answer's text: each quote on its own line with its [n]."""
+    return "\n".join(f"{_strip_item_prefix(c.text)} [{c.id}]" for c in citations)
 
 
 def _signals(cand: Candidate, weights: TermWeights, query: Query) -> Signals:

@@ -168,3 +168,10 @@ def test_a_unit_leaving_out_the_thing_asked_about_does_not_answer(assistant, que
 def test_a_unit_stating_the_thing_asked_about_still_answers(assistant):
     a = assistant.ask("补助资金能不能用来偿还债务？")
     assert not a.abstained and "不得用于偿还债务" in a.answer
+
+
+def test_a_later_part_does_not_repeat_an_earlier_parts_quote(assistant):
+    a = assistant.ask("企业用创新券购买科技服务，按合同金额的多少比例抵扣？单份合同最多抵扣多少？")
+    quoted = [(c.doc_id, c.start) for c in a.citations]
+    assert len(quoted) == len(set(quoted))
+    assert any("10万元" in c.text for c in a.citations[:3])
