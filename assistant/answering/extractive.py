@@ -88,7 +88,13 @@ class TermWeights:
         return got / self.total
 
     def context_bonus(self, text: str) -> float:
-        return sum(w for t, w in self.context.items() if t in text) / self.total
+        """A tie-breaker: never more than ``CONTEXT_WEIGHT`` in all, however few words the
+        question has of its own — else a short follow-up ("那补助资金什么时候能到账？") is
+        answered with the earlier turn's sentence, which holds all of that turn's words."""
+        got = sum(w for t, w in self.context.items() if t in text)
+        if not got:
+            return 0.0
+        return min(got / self.total, CONTEXT_WEIGHT * got / sum(self.context.values()))
 
 
 @lru_cache(maxsize=1)
@@ -121,6 +127,9 @@ def _close_term(term: str, vocab_by_length: dict[int, list[str]]) -> str | None:
 # lexical ones); fitted on the devcorpus dev split: 0 → 0.68, 0.5 → 0.70 facts+cite
 DENSE_WEIGHT = 0.5
 UNIT_BONUS = 0.15
+# a unit stating the kind of fact asked for (a date for "什么时候", an amount for "多少钱"): the
+# kind is required to answer, so among units on the topic the one that states it answers
+KIND_BONUS = 0.25
 DEFINITION_BONUS = 0.2  # a defining clause, for "什么是……"
 TIER_FIT = 0.5  # a table row whose tier holds the question's amount (minus when it does not)  # a whole unit (list, table row, 答) that is the kind of answer asked for
 _LIST_KINDS = {"conditions", "materials", "names"}
@@ -156,9 +165,19 @@ def _wants_unit(query: Query, chunk) -> bool:
     return wants_list
 
 
+def _dense_of(hits: list[Scored]) -> list[float]:
+    """Each hit's cosine to the question. A hit that only keyword search found has no cosine
+    (it was outside the dense top candidates): its cosine is at most the lowest one seen, so
+    it gets that, instead of 0 — which would rank a unit only BM25 found below any other."""
+    seen = [h.dense for h in hits if h.dense > 0]
+    floor = min(seen) if seen else 0.0
+    return [h.dense if h.dense > 0 else floor for h in hits]
+
+
 def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[Candidate]:
     q_bigrams = _bigrams(query.text)
     defining = bool(DEFINITION_ASKED.search(query.text))
+    dense = _dense_of(hits)
     out = []
     for rank, scored in enumerate(hits):
         chunk = scored.chunk
@@ -177,7 +196,10 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
                 score += 0.15 * len(q_bigrams & _bigrams(chunk.text)) / len(q_bigrams)
             if query.quantity and NUMBER_RE.search(unit):
                 score += 0.25
-            score += 0.05 * scored.hit.score - 0.01 * rank + DENSE_WEIGHT * scored.dense
+            heading = chunk.section.split(" › ")[-1] if chunk.section else ""
+            # read as the fact-kind check reads a whole unit: with its heading and lead-in
+            score += KIND_BONUS * _kinds_stated(query, f"{heading} {chunk.lead_in or ''} {unit}")
+            score += 0.05 * scored.hit.score - 0.01 * rank + DENSE_WEIGHT * dense[rank]
             out.append(Candidate(scored, s, e, unit, cov, score, read))
         if chunk.kind in ("table_row", "metadata"):
             continue
@@ -203,14 +225,22 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
                 score += 0.15 * len(q_bigrams & _bigrams(sent)) / len(q_bigrams)
             if query.quantity and NUMBER_RE.search(sent):
                 score += 0.25
+            score += KIND_BONUS * _kinds_stated(query, sent)
             if query.listing and sent.count("、") >= 2:
                 score += 0.1
             if defining and DEFINING.search(sent):
                 score += DEFINITION_BONUS
-            score += 0.05 * scored.hit.score - 0.01 * rank + DENSE_WEIGHT * scored.dense
+            score += 0.05 * scored.hit.score - 0.01 * rank + DENSE_WEIGHT * dense[rank]
             out.append(Candidate(scored, s, e, sent, cov, score, read))
     out.sort(key=lambda c: -c.score)
     return out
+
+
+def _kinds_stated(query: Query, text: str) -> float:
+    """The share of the asked kinds of fact (deadline, amount …) that ``text`` states."""
+    if not query.kinds:
+        return 0.0
+    return sum(bool(FACT_KINDS[k][1].search(text)) for k in query.kinds) / len(query.kinds)
 
 
 def _row_cells(text: str) -> tuple[str, ...]:

@@ -170,6 +170,38 @@ def test_a_unit_stating_the_thing_asked_about_still_answers(assistant):
     assert not a.abstained and "不得用于偿还债务" in a.answer
 
 
+# -- answer-unit choice: what ranks the unit that answers first (issue 11) ------------------------
+
+
+def test_a_short_follow_up_is_not_answered_with_the_earlier_turns_sentence(assistant):
+    # the earlier turn's words (网上, 填报 …) are a tie-breaker, not more than the follow-up's own
+    history = [
+        {"role": "user", "content": "研发投入后补助的申报材料什么时候网上填报？"},
+        {"role": "assistant", "content": "2025年5月15日至6月15日网上填报。"},
+    ]
+    a = assistant.ask("那还没注册的企业最晚什么时候要注册？", history=history)
+    assert not a.abstained and "5月10日" in a.answer
+
+
+def test_the_unit_stating_the_asked_kind_of_fact_is_chosen(assistant):
+    # several sentences name 补助资金; the one with a date answers "什么时候"
+    history = [
+        {"role": "user", "content": "研发投入后补助什么时候网上填报？"},
+        {"role": "assistant", "content": "2025年5月15日至6月15日网上填报。"},
+    ]
+    a = assistant.ask("那补助资金什么时候到账？", history=history)
+    assert not a.abstained
+    assert "9月30日" in a.citations[0].text
+
+
+def test_a_unit_only_keyword_search_found_still_competes(assistant):
+    # the age limit sentence is outside the dense top candidates; without a cosine it used to
+    # rank below every sentence that had one
+    a = assistant.ask("我们这边负责人年纪比较大，1962年出生，今年还能当市科技计划项目负责人吗？")
+    assert not a.abstained
+    assert any("60周岁" in c.text for c in a.citations[:3])
+
+
 def test_a_later_part_does_not_repeat_an_earlier_parts_quote(assistant):
     a = assistant.ask("企业用创新券购买科技服务，按合同金额的多少比例抵扣？单份合同最多抵扣多少？")
     quoted = [(c.doc_id, c.start) for c in a.citations]
