@@ -16,6 +16,7 @@ what ``bm25s.BM25().index(tokens)`` gives for the same tokens (tested).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import bm25s
@@ -62,6 +63,35 @@ class TermCounts:
         return TermCounts(new_id[self.ids], self.tfs, self.widths, self.lengths)
 
 
+class TermFrequencies(Mapping[str, int]):
+    """term → how many chunks hold it, over a term-id table and an array of counts; a term
+    in no chunk (left by a deleted document until the terms are renumbered) is absent."""
+
+    __slots__ = ("_terms", "_df")
+
+    def __init__(self, terms: dict[str, int], df: np.ndarray):
+        self._terms = terms
+        self._df = df
+
+    def __getitem__(self, term: str) -> int:
+        i = self._terms.get(term)
+        count = int(self._df[i]) if i is not None else 0
+        if not count:
+            raise KeyError(term)
+        return count
+
+    def __contains__(self, term: object) -> bool:
+        i = self._terms.get(term)  # type: ignore[call-overload]
+        return i is not None and bool(self._df[i])
+
+    def __iter__(self) -> Iterator[str]:
+        df = self._df
+        return (t for t, i in self._terms.items() if df[i])
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(self._df))
+
+
 class LiveBM25(bm25s.BM25):
     """A bm25s index of the given documents' term counts (in order), reusing the counts and
     vocabulary of a previous one for documents it already had."""
@@ -92,10 +122,10 @@ class LiveBM25(bm25s.BM25):
         if self.stale_terms > COMPACT_STALE * len(vocab) and self.stale_terms > 1000:
             self._compact(docs)
 
-    def document_frequencies(self) -> Counter[str]:
-        """How many chunks hold each term (the DF under the IDF), by term."""
-        df = self._df
-        return Counter({t: int(df[i]) for t, i in self.terms.items() if df[i]})
+    def document_frequencies(self) -> TermFrequencies:
+        """How many chunks hold each term (the DF under the IDF), by term: a read-only view
+        of this index's counts (made in no time; iterating it walks the vocabulary)."""
+        return TermFrequencies(self.terms, self._df)
 
     @property
     def stale_terms(self) -> int:

@@ -15,6 +15,7 @@ import pickle
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -129,13 +130,13 @@ class IndexReader:
         self._entry_of = {e.doc_id: name for name, e in self.entries.items()}
         self.collection = get_collection(get_client(settings), manifest["collection"])
         self.embedder = get_embedder(settings)
-        df: Counter[str] | None = derived.get("df")
-        if df is None:  # chunks holding each term: BM25's own document frequencies
-            df = self.bm25.document_frequencies() if self.bm25 is not None else Counter()
+        # chunks holding each term: BM25's own document frequencies (a view, not a copy)
+        df = self.bm25.document_frequencies() if self.bm25 is not None else {}
         n = max(len(self.chunks), 1)
-        self.df = df
-        self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+        self.df: Mapping[str, int] = df
+        self.idf = IDF(df, n)
         self.max_idf = math.log(1 + (n + 0.5) / 0.5)
+        self._domain = domain
         self.scope = CorpusScope.from_manifest(manifest)
         self.doc_chunks: dict[str, list[Chunk]] = {e.doc_id: e.chunks for e in live}
         self.doc_rows: dict[str, tuple[int, int]] = {}  # doc_id → its rows in ``chunks``
@@ -143,19 +144,11 @@ class IndexReader:
         for e in live:
             self.doc_rows[e.doc_id] = (row, row + len(e.chunks))
             row += len(e.chunks)
-        corrector = derived.get("corrector")
-        if corrector is None and previous is not None and previous.df.keys() == df.keys():
-            corrector = previous.corrector  # the same words: the same spelling table
-        if corrector is None:  # the previous table's sounds reused: only new words are read
-            before = previous.corrector if previous is not None else None
-            corrector = Corrector([*df.keys(), *domain], previous=before)
-        self.corrector = corrector
-        # words worth finding inside a question even when jieba splits it differently
-        self.vocabulary = frozenset(
-            t
-            for t in [*df.keys(), *domain]
-            if len(t) >= 2 and not t.isascii() and t not in STOPWORDS
-        )
+        if derived.get("corrector") is not None:
+            self.corrector = derived["corrector"]  # (a cached property, set ahead)
+        # the table the spelling table is rebuilt from (only a table: no earlier state is kept)
+        self._corrector_base = _built_corrector(previous)
+        self.vocabulary = Vocabulary(df, domain)
         sentence_df: Counter[str] | None = derived.get("sentence_df")
         if sentence_df is None and previous is not None:  # the previous state's, ± the change
             before = previous._derived["sentence_df"]
@@ -163,18 +156,18 @@ class IndexReader:
             for name, e in previous.entries.items():
                 if name not in self.entries:
                     sentence_df.subtract(e.sentence_df)
+                    for term in e.sentence_df:  # only the lowered counts can reach zero
+                        if sentence_df[term] <= 0:
+                            del sentence_df[term]
             for name, e in self.entries.items():
                 if name not in previous.entries:
                     sentence_df.update(e.sentence_df)
-            sentence_df = +sentence_df
         if sentence_df is None:
             sentence_df = Counter()
             for e in live:
                 sentence_df.update(e.sentence_df)
         self._derived = {
             "bm25": self.bm25,
-            "df": df,
-            "corrector": self.corrector,
             "sentence_df": sentence_df,
             "vector_ids": vids,
         }
@@ -186,7 +179,16 @@ class IndexReader:
             sum(e.n_sentences for e in live),
             self.generation,
             [*domain, *terms],
+            corrector_base=previous.ledger.built_corrector() if previous is not None else None,
         )
+
+    @functools.cached_property
+    def corrector(self) -> Corrector:
+        """The spelling table of the corpus's words (built on first use, from the previous
+        state's table, so that only words new to it are read through pypinyin)."""
+        table = Corrector([*self.df, *self._domain], previous=self._corrector_base)
+        self._corrector_base = None
+        return table
 
     @functools.cached_property
     def full_text(self) -> str:
@@ -221,7 +223,7 @@ class IndexReader:
                 # without their tokens: BM25 holds their counts, and a start need not
                 # unpickle millions of strings (tokens of a new entry come from its file)
                 "entries": {k: replace(e, tokens=None) for k, e in self.entries.items()},
-                "derived": self._derived,
+                "derived": {**self._derived, "corrector": self.corrector},
             },
             protocol=pickle.HIGHEST_PROTOCOL,
         )
@@ -294,6 +296,57 @@ class IndexReader:
             if i is not None and filters.allows(self.chunks[i]):
                 out.append((i, 1.0 - float(dist)))
         return out[:k]
+
+
+class IDF(Mapping[str, float]):
+    """term → BM25's (Lucene) IDF, computed from the document frequencies when asked for."""
+
+    __slots__ = ("_df", "_n")
+
+    def __init__(self, df: Mapping[str, int], n: int):
+        self._df = df
+        self._n = n
+
+    def __getitem__(self, term: str) -> float:
+        c = self._df[term]
+        return math.log(1 + (self._n - c + 0.5) / (c + 0.5))
+
+    def __contains__(self, term: object) -> bool:
+        return term in self._df
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._df)
+
+    def __len__(self) -> int:
+        return len(self._df)
+
+
+class Vocabulary:
+    """Words worth finding inside a question even when jieba splits it differently: the
+    corpus's words and the domain dictionary's, of two characters or more, neither ASCII nor
+    stopwords. Membership only (built in no time)."""
+
+    __slots__ = ("_df", "_domain")
+
+    def __init__(self, df: Mapping[str, int], domain: list[str]):
+        self._df = df
+        self._domain = frozenset(domain)
+
+    def __contains__(self, term: object) -> bool:
+        return (
+            isinstance(term, str)
+            and len(term) >= 2
+            and not term.isascii()
+            and term not in STOPWORDS
+            and (term in self._df or term in self._domain)
+        )
+
+
+def _built_corrector(reader: IndexReader | None) -> Corrector | None:
+    """A state's spelling table if it was built, else the one it would have been built from."""
+    if reader is None:
+        return None
+    return reader.__dict__.get("corrector") or reader._corrector_base
 
 
 def _snapshot(reader: IndexReader) -> None:

@@ -366,12 +366,15 @@ class TargetLedger:
         n_sentences: int,
         generation: str | None = None,
         terms: Iterable[str] = (),
+        corrector_base=None,
     ) -> TargetLedger:
         """A ledger combined from per-document parts computed at index time (rows by document,
         sentence frequencies, places), so that opening an index does not re-read its corpus.
-        ``targets`` maps each document to its rows."""
+        ``targets`` maps each document to its rows; ``corrector_base`` — an earlier state's
+        spelling table, whose sounds this one's reuses."""
         ledger = cls.__new__(cls)
         ledger._setup((), texts, locality, df, n_sentences, generation, terms, targets)
+        ledger._corrector_base = corrector_base
         return ledger
 
     def _setup(
@@ -387,7 +390,8 @@ class TargetLedger:
         self.df = df  # sentence frequency of each token, for the IDF weights answering uses
         self._n = max(n_sentences, 1)
         self.max_idf = math.log(1 + (self._n + 0.5) / 0.5)
-        self.full_text = "\n".join(self._texts)
+        self._full_text: str | None = None
+        self._corrector_base = None
         self._by_doc: dict[str, list[Target]] = {}
         if by_doc is not None:
             self._by_doc = {doc_id: rows for doc_id, rows in by_doc.items() if rows}
@@ -510,13 +514,26 @@ class TargetLedger:
         return self._vocabulary
 
     @property
+    def full_text(self) -> str:
+        """Every document's text (joined on first use)."""
+        if self._full_text is None:
+            self._full_text = "\n".join(self._texts)
+        return self._full_text
+
+    @property
     def corrector(self):
         with self._lock:
             if self._corrector is None:
                 from .spelling import Corrector
 
-                self._corrector = Corrector([*self.df.keys(), *self._terms])
+                base = self._corrector_base
+                self._corrector = Corrector([*self.df.keys(), *self._terms], previous=base)
+                self._corrector_base = None
             return self._corrector
+
+    def built_corrector(self):
+        """The spelling table if built, else the one it would be built from (or ``None``)."""
+        return self._corrector or self._corrector_base
 
     def idf(self, term: str) -> float:
         """The term's IDF over the corpus's sentences (answering weighs question words by it)."""

@@ -4,6 +4,7 @@ documents come and go, and after its vocabulary is renumbered."""
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import bm25s
 import numpy as np
@@ -70,6 +71,21 @@ def test_documents_added_and_removed_reuse_counts_and_still_score_as_bm25s():
     assert all(live2.counts[k] is live.counts[k] for k, _ in kept)
     # the previous state still answers with its own vocabulary and matrix
     _assert_same(live, _reference(first))
+
+
+def test_document_frequencies_count_chunks_and_drop_terms_left_by_deleted_documents():
+    first = _docs(6, 60)
+    live = LiveBM25(first)
+    kept = first[:30]
+    live2 = LiveBM25(kept, previous=live)  # terms only the deleted documents held stay numbered
+    assert live2.stale_terms > 0
+    for state, docs in ((live, first), (live2, kept)):
+        expected = Counter(t for _, chunks in docs for toks in chunks for t in set(toks))
+        df = state.document_frequencies()
+        assert df == expected and dict(df) == dict(expected) and len(df) == len(expected)
+        gone = next(t for t in state.terms if t not in expected) if state is live2 else None
+        if gone is not None:
+            assert gone not in df and df.get(gone) is None
 
 
 def test_a_vocabulary_mostly_gone_is_renumbered_and_still_scores_as_bm25s():

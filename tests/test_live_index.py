@@ -3,6 +3,7 @@ check-and-repair, and two servers sharing one Chroma server and one index direct
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import re
@@ -469,6 +470,14 @@ def test_an_update_after_a_start_from_the_snapshot_scores_as_a_state_built_from_
     for state in (live, fresh):
         rows = [state.row_of(vector_id(c), c.doc_id) for c in state.chunks]
         assert rows == list(range(len(state.chunks)))
+    n = len(fresh.chunks)
+    for term in ("动态", "科技", "贷款"):
+        c = fresh.df[term]
+        assert live.idf[term] == pytest.approx(math.log(1 + (n - c + 0.5) / (c + 0.5)))
+    assert "补助标准" not in live.df or "补助标准" in live.vocabulary
+    assert all(w not in live.vocabulary for w in ("的", "ab", "and", "第"))
+    assert live.ledger.df == fresh.ledger.df  # sentence frequencies, ± the change
+    assert live.ledger.corrector.by_roman == fresh.ledger.corrector.by_roman
     assert live.corrector.by_sound == fresh.corrector.by_sound
     assert live.corrector.by_roman == fresh.corrector.by_roman
     hits = started.search("动态专项资金补助标准", top_k=3)
