@@ -31,6 +31,7 @@ A different embedder, chunker version or domain dictionary rebuilds into a fresh
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import logging
@@ -56,6 +57,8 @@ from .load import iter_corpus_files, load_bytes
 from .manifest import (
     MANIFEST,
     MANIFEST_VERSION,
+    Stamp,
+    manifest_stamp,
     read_manifest,
     write_atomic,
     write_json_atomic,
@@ -163,7 +166,7 @@ class Entry:
     sentence_df: dict[str, int]
     n_sentences: int
 
-    @property
+    @functools.cached_property
     def doc_id(self) -> str:
         return self.record["doc_id"]
 
@@ -286,9 +289,19 @@ class _Change:
 
 
 class IndexBuilder:
-    def __init__(self, settings: Settings, progress: ProgressFn | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        progress: ProgressFn | None = None,
+        known: tuple[dict, Stamp] | None = None,
+    ):
+        """``known`` — a manifest the caller holds with its stamp (a server's current state):
+        used instead of reading the file while the file is still that commit. It is only
+        read, never changed."""
         self.settings = settings
         self._committed: dict | None = None  # the manifest this builder committed last
+        self._committed_stamp: Stamp | None = None
+        self._known = known
         self.index_dir = Path(settings.index_dir)
         self.corpus_dir = Path(settings.corpus_dir)
         self.progress = progress or (lambda stage, done, total: None)
@@ -304,6 +317,19 @@ class IndexBuilder:
         with self._locked():
             self._recover()
             return self._sync(force)
+
+    @property
+    def committed(self) -> tuple[dict, Stamp] | None:
+        """The manifest this builder committed last and its stamp (``None`` before any)."""
+        if self._committed is None or self._committed_stamp is None:
+            return None
+        return self._committed, self._committed_stamp
+
+    def _current_manifest(self) -> dict | None:
+        """The committed manifest: the one the caller holds while the file is that commit."""
+        if self._known is not None and manifest_stamp(self.index_dir) == self._known[1]:
+            return self._known[0]
+        return read_manifest(self.index_dir)
 
     def add(self, rel: str, data: bytes) -> BuildSummary:
         """Index one uploaded file as a transaction: it enters the corpus only once the index
@@ -541,7 +567,7 @@ class IndexBuilder:
         settings = self.settings
         embedder = get_embedder(settings)
         client = get_client(settings)
-        old = read_manifest(self.index_dir)
+        old = self._current_manifest()
         dict_fp = _dictionary_fingerprint(self.corpus_dir)
         if not fresh and self._needs_fresh(old, embedder.embedder_id, dict_fp, client):
             # an upload into an index built by another embedder or chunker: rebuild it first
@@ -668,6 +694,8 @@ class IndexBuilder:
         }
         write_json_atomic(self.index_dir / MANIFEST, manifest)
         self._committed = manifest
+        self._committed_stamp = manifest_stamp(self.index_dir)  # ours: the lock is held
+        self._known = None
         for path in (self.index_dir / PENDING).glob("vectors-*.json"):
             path.unlink(missing_ok=True)
 

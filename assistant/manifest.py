@@ -24,6 +24,20 @@ def read_manifest(index_dir: Path) -> dict | None:
         return None
 
 
+Stamp = tuple[int, int, int]
+
+
+def manifest_stamp(index_dir: Path) -> Stamp | None:
+    """Which manifest file is there now: (inode, mtime, size). Every commit replaces the file
+    (a new inode), so an equal stamp means the same commit — what a process that wrote or read
+    a manifest uses to skip parsing the megabytes of it again."""
+    try:
+        st = (Path(index_dir) / MANIFEST).stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a reader sees the old file or the new, never half."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")

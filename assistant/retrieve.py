@@ -28,7 +28,13 @@ from .embed import get_embedder
 from .errors import AssistantError, IndexCorruptError, IndexNotReadyError
 from .fusion import reciprocal_rank_fusion
 from .index import Entry, read_entry, vector_id
-from .manifest import MANIFEST, MANIFEST_VERSION, read_manifest, write_atomic
+from .manifest import (
+    MANIFEST_VERSION,
+    Stamp,
+    manifest_stamp,
+    read_manifest,
+    write_atomic,
+)
 from .models import Chunk, Hit
 from .spelling import Corrector
 from .store import get_client, get_collection
@@ -95,39 +101,50 @@ class IndexReader:
         self.manifest = manifest
         self.generation = manifest["generation"]
         live = [
-            entries[rec["entry"]]
+            (rec["entry"], entries[rec["entry"]])
             for _rel, rec in sorted(manifest.get("files", {}).items())
             if not rec.get("error") and rec.get("entry")
         ]
-        self.entries = {rec["entry"]: e for e in live for rec in (e.record,)}
-        self.chunks = [c for e in live for c in e.chunks]
+        derived = derived or {}
+        # Per-document tables in one pass over the documents (an update's cost is mostly
+        # these passes): a changed document's vector ids and id → place tables are computed,
+        # the others' carried over from the previous state.
+        vids = derived.get("vector_ids")
+        before_vids = previous._derived["vector_ids"] if previous is not None else {}
+        before_rows = previous._vid_rows if previous is not None else {}
+        carried_vids = vids if vids is not None else {}
+        self.entries: dict[str, Entry] = {}
+        self.chunks: list[Chunk] = []
+        self.doc_chunks: dict[str, list[Chunk]] = {}
+        self.doc_rows: dict[str, tuple[int, int]] = {}  # doc_id → its rows in ``chunks``
+        self._entry_of: dict[str, str] = {}  # doc_id → entry
+        self._vid_rows: dict[str, dict[str, int]] = {}  # entry → vector id → place in it
+        new_vids: dict[str, list[str]] = {}
+        for name, e in live:
+            doc_id = e.doc_id
+            self.entries[name] = e
+            row = len(self.chunks)
+            self.chunks += e.chunks
+            self.doc_chunks[doc_id] = e.chunks
+            self.doc_rows[doc_id] = (row, len(self.chunks))
+            self._entry_of[doc_id] = name
+            ids = carried_vids.get(name) or before_vids.get(name)
+            if ids is None:
+                ids = [vector_id(c) for c in e.chunks]
+            new_vids[name] = ids
+            rows = before_rows.get(name)
+            self._vid_rows[name] = rows if rows is not None else {v: j for j, v in enumerate(ids)}
+        vids = new_vids
         domain = load_dictionary(Path(settings.corpus_dir))
         terms = list(manifest.get("terms", []))
         add_terms([*domain, *terms])
-        derived = derived or {}
         self.bm25 = derived.get("bm25")
         if self.chunks and self.bm25 is None:  # bm25s cannot index nothing (none left)
             # the previous state's per-document term counts, plus the changed documents'
             self.bm25 = LiveBM25(
-                [(name, e.tokens) for name, e in self.entries.items()],
+                [(name, e.tokens) for name, e in live],
                 previous.bm25 if previous is not None else None,
             )
-        # each entry's vector ids (a hash of every chunk's text) computed once, then carried on
-        vids = derived.get("vector_ids")
-        if vids is None:
-            before = previous._derived["vector_ids"] if previous is not None else {}
-            vids = {
-                name: before.get(name) or [vector_id(c) for c in e.chunks]
-                for name, e in self.entries.items()
-            }
-        # a vector id's row: the entry's first row plus its place in the entry (per-entry
-        # tables carried over, so that an update builds only the changed documents' tables)
-        before_rows = previous._vid_rows if previous is not None else {}
-        self._vid_rows: dict[str, dict[str, int]] = {
-            name: before_rows.get(name) or {vid: j for j, vid in enumerate(vids[name])}
-            for name in self.entries
-        }
-        self._entry_of = {e.doc_id: name for name, e in self.entries.items()}
         self.collection = get_collection(get_client(settings), manifest["collection"])
         self.embedder = get_embedder(settings)
         # chunks holding each term: BM25's own document frequencies (a view, not a copy)
@@ -138,12 +155,6 @@ class IndexReader:
         self.max_idf = math.log(1 + (n + 0.5) / 0.5)
         self._domain = domain
         self.scope = CorpusScope.from_manifest(manifest)
-        self.doc_chunks: dict[str, list[Chunk]] = {e.doc_id: e.chunks for e in live}
-        self.doc_rows: dict[str, tuple[int, int]] = {}  # doc_id → its rows in ``chunks``
-        row = 0
-        for e in live:
-            self.doc_rows[e.doc_id] = (row, row + len(e.chunks))
-            row += len(e.chunks)
         if derived.get("corrector") is not None:
             self.corrector = derived["corrector"]  # (a cached property, set ahead)
         # the table the spelling table is rebuilt from (only a table: no earlier state is kept)
@@ -164,19 +175,25 @@ class IndexReader:
                     sentence_df.update(e.sentence_df)
         if sentence_df is None:
             sentence_df = Counter()
-            for e in live:
+            for _name, e in live:
                 sentence_df.update(e.sentence_df)
         self._derived = {
             "bm25": self.bm25,
             "sentence_df": sentence_df,
             "vector_ids": vids,
         }
+        targets, texts, locality, n_sentences = {}, {}, {}, 0
+        for _name, e in live:
+            targets[e.doc_id] = e.targets
+            texts[e.doc_id] = e.text
+            locality[e.doc_id] = set(e.record.get("locality") or ())
+            n_sentences += e.n_sentences
         self.ledger = TargetLedger.from_parts(
-            {e.doc_id: e.targets for e in live},
-            {e.doc_id: e.text for e in live},
-            {e.doc_id: set(e.record.get("locality") or ()) for e in live},
+            targets,
+            texts,
+            locality,
             sentence_df,
-            sum(e.n_sentences for e in live),
+            n_sentences,
             self.generation,
             [*domain, *terms],
             corrector_base=previous.ledger.built_corrector() if previous is not None else None,
@@ -369,38 +386,45 @@ class Retriever:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._reader: IndexReader | None = None
-        self._mtime: int | None = None
+        self._stamp: Stamp | None = None  # which manifest file the reader was loaded from
         self._lock = threading.Lock()  # one load at a time
         self._loading = False
         self._failed_at = 0.0
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="retrieve")
 
-    def _manifest_mtime(self) -> int:
-        try:
-            return (Path(self.settings.index_dir) / MANIFEST).stat().st_mtime_ns
-        except FileNotFoundError:
-            raise IndexNotReadyError(str(self.settings.index_dir)) from None
+    def _manifest_stamp(self) -> Stamp:
+        stamp = manifest_stamp(Path(self.settings.index_dir))
+        if stamp is None:
+            raise IndexNotReadyError(str(self.settings.index_dir))
+        return stamp
+
+    def known(self) -> tuple[dict, Stamp] | None:
+        """The current state's manifest and the stamp of the file it was read from, for an
+        update in this process (``IndexBuilder(known=…)``) to skip reading it again."""
+        reader, stamp = self._reader, self._stamp
+        return (reader.manifest, stamp) if reader is not None and stamp is not None else None
 
     @property
     def reader(self) -> IndexReader:
-        mtime = self._manifest_mtime()
+        stamp = self._manifest_stamp()
         current = self._reader
         if current is None:
             with self._lock:
                 if self._reader is None:
                     self._load()
                 return self._reader  # type: ignore[return-value]
-        if mtime != self._mtime and not self._loading:
+        if stamp != self._stamp and not self._loading:
             if time.monotonic() - self._failed_at >= self.RETRY_S:
                 self._loading = True
                 threading.Thread(target=self._load_in_background, daemon=True).start()
         return current
 
-    def refresh(self) -> IndexReader:
+    def refresh(self, committed: tuple[dict, Stamp] | None = None) -> IndexReader:
         """Load the committed state now (after this process's own update), so that the next
-        question is answered from it."""
+        question is answered from it; ``committed`` — the manifest the update wrote and its
+        stamp (``IndexBuilder.committed``), used while the file is still that commit."""
         with self._lock:
-            self._load()
+            self._load(committed)
             return self._reader  # type: ignore[return-value]
 
     def _load_in_background(self) -> None:
@@ -413,11 +437,14 @@ class Retriever:
         finally:
             self._loading = False
 
-    def _load(self) -> None:
+    def _load(self, committed: tuple[dict, Stamp] | None = None) -> None:
         index_dir = Path(self.settings.index_dir)
         for attempt in range(3):
-            mtime = self._manifest_mtime()
-            manifest = read_manifest(index_dir)
+            stamp = self._manifest_stamp()
+            if committed is not None and attempt == 0 and committed[1] == stamp:
+                manifest = committed[0]  # the file is the commit just written: no re-parse
+            else:
+                manifest = read_manifest(index_dir)
             if manifest is None:
                 raise IndexNotReadyError(str(index_dir))
             if manifest.get("version") != MANIFEST_VERSION:
@@ -425,7 +452,7 @@ class Retriever:
                     str(index_dir), "索引由旧版本建立，请运行 policy-assistant index 重建"
                 )
             if self._reader is not None and manifest["generation"] == self._reader.generation:
-                self._mtime = mtime
+                self._stamp = stamp
                 return
             base = self._reader
             try:
@@ -451,7 +478,7 @@ class Retriever:
                 raise
             except Exception as exc:  # bad JSON, a dropped collection
                 raise IndexCorruptError(str(index_dir), f"{type(exc).__name__}: {exc}") from exc
-            self._reader, self._mtime = reader, mtime
+            self._reader, self._stamp = reader, stamp
             # Millions of long-lived objects (chunks, entries, tables) would make every full
             # garbage collection walk them all — a pause that grows with the corpus, landing
             # in whichever request or update happens to trigger it. Freezing moves what exists

@@ -47,6 +47,7 @@ from .index import (
 )
 from .ingest.ocr import OcrOptions, ocr_options
 from .load import RESERVED_NAMES, doc_id_for, load_bytes
+from .manifest import manifest_stamp
 from .models import Answer, DocumentInfo, Hit, StreamEvent
 from .retrieve import Filters, Retriever, Scored
 from .targets import LedgerCache, Target, TargetLedger
@@ -159,6 +160,12 @@ def safe_filename(name: str) -> str:
     return base
 
 
+def _rel_of(manifest: dict, doc_id: str) -> str | None:
+    """The corpus path of ``doc_id`` in ``manifest``."""
+    files = manifest.get("files", {})
+    return next((r for r, rec in files.items() if rec.get("doc_id", doc_id_for(r)) == doc_id), None)
+
+
 class Assistant:
     def __init__(self, settings: Settings | None = None, generator: Generator | None = None):
         self.settings = settings or get_settings()
@@ -211,34 +218,34 @@ class Assistant:
         if (corpus / name).resolve().parent != corpus.resolve():
             raise LoadError(name, "文件名无效")
         with self._build_lock:
-            summary = IndexBuilder(self.settings, progress).add(name, data)
-        self._updated(summary)
+            builder = IndexBuilder(self.settings, progress, known=self.retriever.known())
+            summary = builder.add(name, data)
+        self._updated(summary, builder.committed)
         return doc_id_for(name), summary
 
     def delete_document(self, doc_id: str) -> BuildSummary:
-        manifest = read_manifest(Path(self.settings.index_dir)) or {"files": {}}
-        rel = next(
-            (
-                r
-                for r, rec in manifest["files"].items()
-                if rec.get("doc_id", doc_id_for(r)) == doc_id
-            ),
-            None,
-        )
-        if rel is None:
-            raise DocumentNotFoundError(doc_id)
         with self._build_lock:
-            summary = IndexBuilder(self.settings).remove(rel)
-        self._updated(summary)
+            index_dir = Path(self.settings.index_dir)
+            known = self.retriever.known()
+            if known is not None and manifest_stamp(index_dir) != known[1]:
+                known = None  # another process committed since: read what it wrote
+            manifest = known[0] if known is not None else read_manifest(index_dir) or {}
+            rel = _rel_of(manifest, doc_id)
+            if rel is None:
+                raise DocumentNotFoundError(doc_id)
+            builder = IndexBuilder(self.settings, known=known)
+            summary = builder.remove(rel)
+        self._updated(summary, builder.committed)
         return summary
 
-    def _updated(self, summary: BuildSummary) -> None:
-        """After this process's own update: answer from the new state at once, and delete
-        what it replaced once the grace period has passed."""
+    def _updated(self, summary: BuildSummary, committed=None) -> None:
+        """After this process's own update: answer from the new state at once (from the
+        manifest the update wrote, ``committed``), and delete what it replaced once the grace
+        period has passed."""
         if not summary.changed:
             return
         try:
-            self.retriever.refresh()
+            self.retriever.refresh(committed)
         except AssistantError:
             log.exception("the index was updated but could not be reopened")
         timer = threading.Timer(RETIRE_GRACE_S + 1, self._collect)

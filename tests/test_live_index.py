@@ -484,3 +484,36 @@ def test_an_update_after_a_start_from_the_snapshot_scores_as_a_state_built_from_
     assert hits and hits[0].doc_id == "动态专项资金管理办法.txt"
     assert started.ask("动态专项资金对每家企业的补助标准是多少？").answer.count("300万元")
     assert_clean(settings)
+
+
+def test_a_servers_own_update_does_not_parse_the_manifest_again_unless_another_wrote_it(
+    tmp_path, monkeypatch
+):
+    """The manifest of thousands of documents is megabytes: an update by the serving process
+    uses the state it holds and the manifest it commits — while the file is still that commit;
+    once another process has committed, the file is read."""
+    import assistant.manifest as manifest_mod
+
+    settings = corpus_of(tmp_path, LOANS)
+    server = Assistant(settings)
+    server.build_index()
+    server.retriever.reader  # noqa: B018 - the state a server holds
+    reads: list[str] = []
+    real = manifest_mod.read_manifest
+    for module in ("assistant.index", "assistant.retrieve", "assistant.service"):
+        monkeypatch.setattr(
+            f"{module}.read_manifest", lambda d, m=module: reads.append(m) or real(d)
+        )
+    server.add_document("动态专项资金管理办法.txt", versioned(1))
+    server.delete_document(LOANS)
+    assert reads == []
+    assert server.retriever.reader.manifest == real(settings.index_dir)
+
+    other = Assistant(settings)  # another process (the CLI, a second replica) commits
+    other.add_document(LOANS, DOCS[LOANS].encode())
+    server.delete_document("动态专项资金管理办法.txt")
+    assert reads  # the file the other process wrote was read, not the state in memory
+    state = server.retriever.reader
+    assert set(state.manifest["files"]) == {LOANS} == set(real(settings.index_dir)["files"])
+    assert "12亿元" in server.ask("科技成果转化贷款的目标是多少？").answer
+    assert_clean(settings)
