@@ -36,14 +36,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 300) -> None:
-    """Poll /healthz until the server answers 200; fail if it exits or takes too long."""
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 300, ui: bool = True) -> None:
+    """Poll /healthz until the server answers 200 (and, with ``ui``, its web UI — built after
+    the API is healthy — is no longer starting); fail if it exits or takes too long."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"server exited with {proc.returncode}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
+            r = httpx.get(f"{url}/healthz", timeout=5)
+            if r.status_code == 200 and (not ui or r.json().get("ui") != "starting"):
                 return
         except httpx.HTTPError:
             pass
