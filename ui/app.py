@@ -412,7 +412,8 @@ def mount_ui(
         mcp_server=False,
         run_history=False,
     )
-    for route in app.router.routes:
+    for route in reversed(app.router.routes):  # the mount just added (not a placeholder)
         if isinstance(route, Mount) and route.path == path:
             route.app = IndexPageMiddleware(route.app)
+            break
     return app
