@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 CANDIDATES = 20
 SNAPSHOT = "snapshot.pkl"
-SNAPSHOT_VERSION = 5
+SNAPSHOT_VERSION = 6
 DENSE_SLACK = 10  # extra dense results asked for, against vectors of other states
 DENSE_QUERY_CHARS = 256  # e5 windows longer text, at a cost linear in its length
 
@@ -203,9 +203,9 @@ class IndexReader:
     def corrector(self) -> Corrector:
         """The spelling table of the corpus's words (built on first use, from the previous
         state's table, so that only words new to it are read through pypinyin)."""
-        table = Corrector([*self.df, *self._domain], previous=self._corrector_base)
-        self._corrector_base = None
-        return table
+        # (the base is kept until this state goes: one older table at most, and a state
+        # combined meanwhile still finds a base to build on)
+        return Corrector([*self.df, *self._domain], previous=self._corrector_base)
 
     @functools.cached_property
     def full_text(self) -> str:
@@ -387,6 +387,10 @@ class Retriever:
         self.settings = settings
         self._reader: IndexReader | None = None
         self._stamp: Stamp | None = None  # which manifest file the reader was loaded from
+        # the manifest file's content as last parsed (or committed here) with its stamp, one
+        # attribute assigned at once: a stat-only rewrite keeps the reader (same generation)
+        # but not its copy of the manifest
+        self._known: tuple[dict, Stamp] | None = None
         self._lock = threading.Lock()  # one load at a time
         self._loading = False
         self._failed_at = 0.0
@@ -401,8 +405,7 @@ class Retriever:
     def known(self) -> tuple[dict, Stamp] | None:
         """The current state's manifest and the stamp of the file it was read from, for an
         update in this process (``IndexBuilder(known=…)``) to skip reading it again."""
-        reader, stamp = self._reader, self._stamp
-        return (reader.manifest, stamp) if reader is not None and stamp is not None else None
+        return self._known
 
     @property
     def reader(self) -> IndexReader:
@@ -452,7 +455,7 @@ class Retriever:
                     str(index_dir), "索引由旧版本建立，请运行 policy-assistant index 重建"
                 )
             if self._reader is not None and manifest["generation"] == self._reader.generation:
-                self._stamp = stamp
+                self._stamp, self._known = stamp, (manifest, stamp)
                 return
             base = self._reader
             try:
@@ -478,7 +481,7 @@ class Retriever:
                 raise
             except Exception as exc:  # bad JSON, a dropped collection
                 raise IndexCorruptError(str(index_dir), f"{type(exc).__name__}: {exc}") from exc
-            self._reader, self._stamp = reader, stamp
+            self._reader, self._stamp, self._known = reader, stamp, (manifest, stamp)
             # Millions of long-lived objects (chunks, entries, tables) would make every full
             # garbage collection walk them all — a pause that grows with the corpus, landing
             # in whichever request or update happens to trigger it. Freezing moves what exists

@@ -517,3 +517,29 @@ def test_a_servers_own_update_does_not_parse_the_manifest_again_unless_another_w
     assert set(state.manifest["files"]) == {LOANS} == set(real(settings.index_dir)["files"])
     assert "12亿元" in server.ask("科技成果转化贷款的目标是多少？").answer
     assert_clean(settings)
+
+
+def test_a_stat_only_rewrite_by_another_process_is_not_undone_by_the_servers_next_upload(
+    tmp_path,
+):
+    """Another process may rewrite the manifest without a new state (a touched file: only its
+    recorded size and mtime change, the generation stays). The server keeps its state but must
+    build its next update on the file's manifest, not on its own older copy."""
+    settings = corpus_of(tmp_path, LOANS, REPEALING)
+    server = Assistant(settings)
+    server.build_index()
+    server.retriever.reader  # noqa: B018 - the state a server holds
+    touched = Path(settings.corpus_dir) / LOANS
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
+    before = read_manifest(settings.index_dir)
+    IndexBuilder(settings).build()  # the CLI's `index`: same bytes, so only the stat is noted
+    noted = read_manifest(settings.index_dir)
+    assert noted["generation"] == before["generation"]
+    assert noted["files"][LOANS]["mtime_ns"] == touched.stat().st_mtime_ns
+    server.retriever.refresh()  # the server notices the rewrite and keeps its state
+    server.add_document("动态专项资金管理办法.txt", versioned(2))
+    after = read_manifest(settings.index_dir)
+    assert after["files"][LOANS]["mtime_ns"] == touched.stat().st_mtime_ns
+    assert set(after["files"]) == {LOANS, REPEALING, "动态专项资金管理办法.txt"}
+    assert IndexBuilder(settings).build().changed is False  # nothing left to re-read
+    assert_clean(settings)

@@ -95,10 +95,14 @@ class DeferredUI:
     async def _run(self, app, build: Callable[[], ASGIApp]) -> None:
         try:
             gradio_app = await run_in_threadpool(build)
+            if self._stop.is_set():  # the server is stopping: do not start what ends at once
+                return
             async with gradio_app.router.lifespan_context(gradio_app):
                 blocks = gradio_app.get_blocks()
                 blocks.run_startup_events()
                 await blocks.run_extra_startup_events()
+                # (its public /gradio_api/startup-events would otherwise start the queue again)
+                gradio_app.startup_events_triggered = True
                 app.router.routes.remove(self.route)
                 app.openapi_schema = None  # the UI's document route joins the schema
                 self.state = "ready"
@@ -114,7 +118,7 @@ class DeferredUI:
         """At shutdown: let the UI's Gradio app stop (its queue, its cleaners)."""
         self._stop.set()
         if self._task is not None:
-            try:
+            try:  # a build still running past this is cancelled (its thread ends on its own)
                 await asyncio.wait_for(self._task, timeout=10)
-            except (TimeoutError, asyncio.CancelledError):
-                self._task.cancel()
+            except TimeoutError:
+                pass

@@ -95,3 +95,34 @@ def test_a_ui_that_fails_to_build_is_reported_and_the_rest_keeps_answering():
         page = httpx.get(f"{server.url}/ui/", headers=HTML)
         assert page.status_code == 500 and "启动失败" in page.text
         assert "retry-after" not in page.headers
+
+
+def test_a_server_stopping_while_the_ui_builds_does_not_start_it():
+    import threading
+    from types import SimpleNamespace
+
+    deferred = DeferredUI("/ui")
+    release, started = threading.Event(), []
+
+    @asynccontextmanager
+    async def gradio_lifespan(app):
+        started.append("lifespan")
+        yield
+
+    def build():
+        release.wait(30)
+        return SimpleNamespace(router=SimpleNamespace(lifespan_context=gradio_lifespan))
+
+    @asynccontextmanager
+    async def lifespan(app):
+        deferred.start(app, build)
+        yield
+        await deferred.stop()
+
+    app = FastAPI(lifespan=lifespan)
+    app.router.routes.append(deferred.route)
+    server = LiveServer(app, free_port())
+    with server:
+        assert httpx.get(f"{server.url}/ui/", headers=HTML).status_code == 503
+        threading.Timer(1.0, release.set).start()  # the build ends while the server stops
+    assert started == [] and deferred.state == "starting"
