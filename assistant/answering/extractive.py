@@ -18,7 +18,7 @@ from ..retrieve import IndexReader, Scored
 from ..text import NUMBER_RE, is_word, sentences
 from .decide import MIN_COVERAGE, Signals, should_answer
 from .instructions import flagged_spans, is_instruction, masked
-from .query import DEFINING, DEFINITION_ASKED, FACT_KINDS, Query
+from .query import _INTENT_WORDS, DEFINING, DEFINITION_ASKED, FACT_KINDS, Query
 from .ranges import row_fits
 from .support import gap
 
@@ -55,7 +55,14 @@ class TermWeights:
         self.aliases: dict[str, list[str]] = {}  # question word → corpus words meaning the same
         self.missing: list[str] = []
         vocab = reader.df
+        intent, kind = _asking_spans(query.text)
         for term in query.terms:
+            # part of how the question asks ("能不能" → "不能"), or of the phrase asking for a
+            # kind of fact that the corpus never words so ("最多能"): the kind check covers it
+            if _inside(term, query.text, intent) or (
+                term not in reader.full_text and _inside(term, query.text, kind)
+            ):
+                continue
             same = [w for w in synonyms(term) if w in reader.full_text]
             if same:
                 self.aliases[term] = same
@@ -95,6 +102,19 @@ class TermWeights:
         if not got:
             return 0.0
         return min(got / self.total, CONTEXT_WEIGHT * got / sum(self.context.values()))
+
+
+def _asking_spans(text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Where the question asks ("能不能", "多少"), and where it asks for a kind of fact
+    ("最多能拿多少", "什么时候")."""
+    intent = [m.span() for m in _INTENT_WORDS.finditer(text)]
+    kind = [m.span() for asked, _r, _l in FACT_KINDS.values() for m in asked.finditer(text)]
+    return intent, kind
+
+
+def _inside(term: str, text: str, spans: list[tuple[int, int]]) -> bool:
+    at = text.find(term)
+    return at != -1 and any(s <= at and at + len(term) <= e for s, e in spans)
 
 
 @lru_cache(maxsize=1)
@@ -204,6 +224,7 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
         if chunk.kind in ("table_row", "metadata"):
             continue
         lo = span[0] if span is not None and chunk.kind == "qa" else 0
+        spans = []
         for s, e in sentences(chunk.text):
             if s < lo:
                 continue
@@ -213,11 +234,17 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
             heading = bool(_HEADING_ONLY.match(sent)) and len(sent) < 32
             if heading and not query.asks_title:
                 continue
+            spans.append((s, e))
+        context = chunk.text[:lo] if lo else (chunk.lead_in or "")
+
+        def score_span(
+            s: int, e: int, rank=rank, scored=scored, chunk=chunk, context=context
+        ) -> Candidate:
             # a sentence is read in its context: under "13.优化全周期科技金融服务" or a
             # heading "鲁科贷", the heading's words count as covered (for the gate), while the
             # ranking still prefers sentences that say the words themselves
+            sent = chunk.text[s:e]
             own = weights.coverage(sent)
-            context = chunk.text[:lo] if lo else (chunk.lead_in or "")
             read = f"{chunk.title} {chunk.section} {context} {sent}"
             cov = weights.coverage(read)
             score = 0.6 * own + 0.4 * cov + weights.context_bonus(sent)
@@ -231,9 +258,67 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
             if defining and DEFINING.search(sent):
                 score += DEFINITION_BONUS
             score += 0.05 * scored.hit.score - 0.01 * rank + DENSE_WEIGHT * dense[rank]
-            out.append(Candidate(scored, s, e, sent, cov, score, read))
+            return Candidate(scored, s, e, sent, cov, score, read)
+
+        singles = [score_span(s, e) for s, e in spans]
+        out += singles
+        out += _spanning(chunk.text, spans, singles, score_span, weights, query)
     out.sort(key=lambda c: -c.score)
     return out
+
+
+# a run of sentences quoted as one unit is at most this long (a 第七条 of three clauses, not a
+# page of them)
+SPAN_CHARS = 160
+_SENTENCE_END = re.compile(r"[。！？!?]\s*$")
+
+
+def _spanning(text, spans, singles, score_span, weights: TermWeights, query: Query):
+    """The whole sentence, or the whole paragraph, when what was asked spans its parts: a rule
+    cut at "；" or after its lead sentence ("第七条 创新券额度实行年度上限管理。每家企业每年最高
+    30万元；……") names the topic in one part and states the fact in another. Such a run is a
+    candidate only when no single part covers as much of the question and states as much of the
+    asked kinds of fact as the run does."""
+    out = []
+    groups: list[list[int]] = []
+    for level in ("sentence", "paragraph"):
+        run: list[int] = []
+        for i, (s, e) in enumerate(spans):
+            between = text[spans[run[-1]][1] : s] if run else ""
+            if "\n" in between or between.strip():  # a new paragraph, or a part left out
+                groups.append(run)
+                run = []
+            run.append(i)
+            if level == "sentence" and _SENTENCE_END.search(text[s:e]):
+                groups.append(run)
+                run = []
+        groups.append(run)
+    seen = set()
+    for run in groups:
+        if len(run) < 2:
+            continue
+        s, e = spans[run[0]][0], spans[run[-1]][1]
+        if (s, e) in seen or e - s > SPAN_CHARS:
+            continue
+        seen.add((s, e))
+        whole = _what_it_states(text[s:e], weights, query)
+        if any(
+            all(
+                a >= b
+                for a, b in zip(
+                    _what_it_states(singles[i].text, weights, query), whole, strict=True
+                )
+            )
+            for i in run
+        ):
+            continue
+        out.append(score_span(s, e))
+    return out
+
+
+def _what_it_states(text: str, weights: TermWeights, query: Query) -> tuple[float, float]:
+    """What a span holds of the question: its key terms and the asked kinds of fact."""
+    return weights.coverage(text), _kinds_stated(query, text)
 
 
 def _kinds_stated(query: Query, text: str) -> float:

@@ -207,3 +207,20 @@ def test_a_later_part_does_not_repeat_an_earlier_parts_quote(assistant):
     quoted = [(c.doc_id, c.start) for c in a.citations]
     assert len(quoted) == len(set(quoted))
     assert any("10万元" in c.text for c in a.citations[:3])
+
+
+def test_a_rule_whose_topic_and_figure_are_in_different_clauses_is_quoted_whole(assistant):
+    # 第七条 names 年度上限 in its lead sentence and states the figures in clauses cut at "；":
+    # the lead sentence alone answers "是多少钱" without the amount
+    a = assistant.ask("创新券额度的年度上限是多少钱？")
+    assert not a.abstained and "30万元" in a.answer
+    first = a.citations[0].text
+    assert "年度上限" in first and "30万元" in first
+
+
+def test_the_asking_phrase_is_not_a_topic_word_the_unit_must_contain(assistant):
+    # "能不能" cuts to 能/不能 and "最多能" is no corpus word: neither is what the answer is about
+    a = assistant.ask("创新券额度当年没用完，能不能结转到下一年？")
+    assert not a.abstained and "不结转" in a.answer
+    a = assistant.ask("创新券一家企业最多能拿多少？")
+    assert not a.abstained and "30万元" in a.citations[0].text
