@@ -224,3 +224,18 @@ def test_the_asking_phrase_is_not_a_topic_word_the_unit_must_contain(assistant):
     assert not a.abstained and "不结转" in a.answer
     a = assistant.ask("创新券一家企业最多能拿多少？")
     assert not a.abstained and "30万元" in a.citations[0].text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "项目负责人是1964年出生的，还能牵头申报市科技计划项目吗？",
+        "公司是2019年成立的，能申领创新券吗？",
+    ],
+    ids=["birth-year", "founding-year"],
+)
+def test_a_year_dating_the_askers_own_life_is_not_a_request_for_that_years_documents(
+    assistant, question
+):
+    a = assistant.ask(question)
+    assert "年的内容" not in a.answer  # not refused as "现有文件是…年的，没有1964年的内容"
