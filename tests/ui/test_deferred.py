@@ -68,11 +68,8 @@ def test_the_ui_mounted_after_the_start_answers_in_a_browser(assistant, page):
         assert "/ui/doc/{doc_id}" in paths  # the schema is rebuilt once the UI joined
 
 
-def test_a_ui_that_fails_to_build_is_reported_and_the_rest_keeps_answering():
-    deferred = DeferredUI("/ui")
-
-    def build():
-        raise RuntimeError("no UI here")
+def _app_building(deferred: DeferredUI, build) -> FastAPI:
+    """A bare app whose start begins building a UI with ``build``, as ``create_app`` does."""
 
     @asynccontextmanager
     async def lifespan(app):
@@ -82,6 +79,16 @@ def test_a_ui_that_fails_to_build_is_reported_and_the_rest_keeps_answering():
 
     app = FastAPI(lifespan=lifespan)
     app.router.routes.append(deferred.route)
+    return app
+
+
+def test_a_ui_that_fails_to_build_is_reported_and_the_rest_keeps_answering():
+    deferred = DeferredUI("/ui")
+
+    def build():
+        raise RuntimeError("no UI here")
+
+    app = _app_building(deferred, build)
 
     @app.get("/ping")
     def ping() -> dict:
@@ -113,15 +120,7 @@ def test_a_server_stopping_while_the_ui_builds_does_not_start_it():
         release.wait(30)
         return SimpleNamespace(router=SimpleNamespace(lifespan_context=gradio_lifespan))
 
-    @asynccontextmanager
-    async def lifespan(app):
-        deferred.start(app, build)
-        yield
-        await deferred.stop()
-
-    app = FastAPI(lifespan=lifespan)
-    app.router.routes.append(deferred.route)
-    server = LiveServer(app, free_port())
+    server = LiveServer(_app_building(deferred, build), free_port())
     with server:
         assert httpx.get(f"{server.url}/ui/", headers=HTML).status_code == 503
         threading.Timer(1.0, release.set).start()  # the build ends while the server stops
