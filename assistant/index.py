@@ -574,7 +574,9 @@ class IndexBuilder:
             self._sync(force=False)
             old = read_manifest(self.index_dir)
         summary = BuildSummary()
-        records: dict[str, dict] = {} if fresh else {k: dict(v) for k, v in old["files"].items()}
+        # (copy on write: a record this update changes is replaced, never edited in place —
+        # the previous state's manifest holds the same objects)
+        records: dict[str, dict] = {} if fresh else dict(old["files"])
         old_records = {} if not old else dict(old.get("files", {}))
 
         # 1. load the changed files (a scan is OCRed with the index's page cache)
@@ -605,7 +607,11 @@ class IndexBuilder:
         for rel, change in changes.items():
             if change.stat_only:
                 if rel in records:
-                    records[rel].update(size=change.size, mtime_ns=change.mtime_ns)
+                    records[rel] = {
+                        **records[rel],
+                        "size": change.size,
+                        "mtime_ns": change.mtime_ns,
+                    }
             elif change.data is None:
                 records.pop(rel, None)
                 summary.removed += 1
@@ -628,7 +634,15 @@ class IndexBuilder:
         for n, (rel, doc) in enumerate(docs.items(), 1):
             entries[rel] = _entry_of(rel, doc, records[rel])
             self.progress("chunk", n, len(docs))
-        for rel, rec in records.items():
+        if fresh or new_terms:
+            others = list(records.items())
+        else:  # a status can change only where a repeal starts or ends
+            others = [
+                (rel, rec)
+                for rel, rec in records.items()
+                if rec.get("superseded_by") or rec.get("doc_id") in superseded
+            ]
+        for rel, rec in others:
             if rel in entries or rec.get("error") or not rec.get("entry"):
                 continue
             by = superseded.get(rec["doc_id"])
@@ -678,7 +692,15 @@ class IndexBuilder:
             entry.record = {**entry.record, "entry": name}
             write_atomic(self.index_dir / ENTRIES / name, entry.dumps())
             records[rel] = entry.record
-        total_chunks = sum(r.get("chunks", 0) for r in records.values() if not r.get("error"))
+        touched = set(changes) | set(entries)  # records that may differ from the old ones
+        if fresh or not old or "chunks" not in old:
+            total_chunks = sum(r.get("chunks", 0) for r in records.values() if not r.get("error"))
+        else:  # the previous total, ± the records this update touched
+            total_chunks = old["chunks"]
+            for rel in touched:
+                for rec, sign in ((old_records.get(rel), -1), (records.get(rel), 1)):
+                    if rec and not rec.get("error"):
+                        total_chunks += sign * rec.get("chunks", 0)
         manifest = {
             "version": MANIFEST_VERSION,
             "generation": time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6],
@@ -701,7 +723,8 @@ class IndexBuilder:
 
         # 6. retire what the committed state no longer uses
         stale_ids: list[str] = []
-        for rel, rec in old_records.items():
+        for rel in old_records if fresh else touched & old_records.keys():
+            rec = old_records[rel]
             if not rec.get("entry"):
                 continue
             new = records.get(rel)
@@ -1019,16 +1042,32 @@ def _all_changed(corpus_dir: Path) -> dict[str, _Change]:
 
 
 def _repeals(records: dict[str, dict]) -> dict[str, str | None]:
-    """doc_id → the doc_id that repeals it, over every readable document the records hold."""
+    """doc_id → the doc_id that repeals it (absent: none does), over every readable document
+    the records hold. Only the repealing documents and the ones they can name are resolved:
+    the same result as resolving all of them, at a cost that does not grow with the corpus's
+    unrelated documents."""
+    live = [r for r in records.values() if not r.get("error") and r.get("doc_id")]
+    repealing = [r for r in live if r.get("repeals")]
+    if not repealing:
+        return {}
+    # the documents a repeal can name, by 文号 and by title (the last of equals, as
+    # ``resolve_repeals`` finds them)
+    by_no = {r["doc_no"]: r for r in live if r.get("doc_no")}
+    by_title = {r.get("title", ""): r for r in live}
+    wanted = {id(r) for r in repealing}
+    for r in repealing:
+        for target in r["repeals"]:
+            for found in (by_no.get(target.get("doc_no")), by_title.get(target.get("title"))):
+                if found is not None:
+                    wanted.add(id(found))
     metas = {}
-    for rec in records.values():
-        if rec.get("error") or not rec.get("doc_id"):
-            continue
-        m = DocMeta(title=rec.get("title", ""), doc_no=rec.get("doc_no"))
-        m.repeals = rec.get("repeals") or []
-        metas[rec["doc_id"]] = m
+    for rec in live:  # in the records' order, so that equal titles resolve as before
+        if id(rec) in wanted:
+            m = DocMeta(title=rec.get("title", ""), doc_no=rec.get("doc_no"))
+            m.repeals = rec.get("repeals") or []
+            metas[rec["doc_id"]] = m
     resolve_repeals(metas)
-    return {doc_id: m.superseded_by for doc_id, m in metas.items()}
+    return {doc_id: m.superseded_by for doc_id, m in metas.items() if m.superseded_by}
 
 
 def _chroma_meta(chunk: Chunk) -> dict:

@@ -44,8 +44,9 @@ log = logging.getLogger(__name__)
 
 CANDIDATES = 20
 SNAPSHOT = "snapshot.pkl"
-SNAPSHOT_VERSION = 6
+SNAPSHOT_VERSION = 7
 DENSE_SLACK = 10  # extra dense results asked for, against vectors of other states
+HOLES_MAX = 0.25  # lay rows out afresh once a quarter of them are removed documents' old ones
 DENSE_QUERY_CHARS = 256  # e5 windows longer text, at a cost linear in its length
 
 
@@ -100,94 +101,97 @@ class IndexReader:
         self.settings = settings
         self.manifest = manifest
         self.generation = manifest["generation"]
-        live = [
-            (rec["entry"], entries[rec["entry"]])
-            for _rel, rec in sorted(manifest.get("files", {}).items())
-            if not rec.get("error") and rec.get("entry")
-        ]
+        live: dict[str, Entry] = {}
+        for rec in manifest.get("files", {}).values():
+            if not rec.get("error") and rec.get("entry"):
+                live[rec["entry"]] = entries[rec["entry"]]
         derived = derived or {}
-        # Per-document tables in one pass over the documents (an update's cost is mostly
-        # these passes): a changed document's vector ids and id → place tables are computed,
-        # the others' carried over from the previous state.
-        vids = derived.get("vector_ids")
-        before_vids = previous._derived["vector_ids"] if previous is not None else {}
-        before_rows = previous._vid_rows if previous is not None else {}
-        carried_vids = vids if vids is not None else {}
-        self.entries: dict[str, Entry] = {}
-        self.chunks: list[Chunk] = []
-        self.doc_chunks: dict[str, list[Chunk]] = {}
-        self.doc_rows: dict[str, tuple[int, int]] = {}  # doc_id → its rows in ``chunks``
-        self._entry_of: dict[str, str] = {}  # doc_id → entry
-        self._vid_rows: dict[str, dict[str, int]] = {}  # entry → vector id → place in it
-        new_vids: dict[str, list[str]] = {}
-        for name, e in live:
-            doc_id = e.doc_id
-            self.entries[name] = e
-            row = len(self.chunks)
-            self.chunks += e.chunks
-            self.doc_chunks[doc_id] = e.chunks
-            self.doc_rows[doc_id] = (row, len(self.chunks))
-            self._entry_of[doc_id] = name
-            ids = carried_vids.get(name) or before_vids.get(name)
-            if ids is None:
-                ids = [vector_id(c) for c in e.chunks]
-            new_vids[name] = ids
-            rows = before_rows.get(name)
-            self._vid_rows[name] = rows if rows is not None else {v: j for j, v in enumerate(ids)}
-        vids = new_vids
+        # An update's cost is these tables: carried over from the previous state and patched
+        # by the change (dict and list copies run at C speed), or laid out afresh.
+        base = previous if previous is not None and not derived else None
+        removed = added = None
+        if base is not None:
+            removed = list(base.entries.keys() - live.keys())
+            added = sorted(live.keys() - base.entries.keys(), key=lambda n: live[n].rel)
+            holes = base._holes + sum(len(base.entries[n].chunks) for n in removed)
+            if holes > HOLES_MAX * (len(base.chunks) + sum(len(live[n].chunks) for n in added)):
+                base = removed = added = None  # compact: rows laid out afresh
+        if base is not None:
+            self._carry(base, live, removed, added)
+        else:
+            self._lay_out(live, derived, previous)
         domain = load_dictionary(Path(settings.corpus_dir))
         terms = list(manifest.get("terms", []))
         add_terms([*domain, *terms])
-        self.bm25 = derived.get("bm25")
-        if self.chunks and self.bm25 is None:  # bm25s cannot index nothing (none left)
-            # the previous state's per-document term counts, plus the changed documents'
+        # (a snapshot's BM25 is of its own rows: only when they were laid out as it saved them)
+        self.bm25 = derived.get("bm25") if self._as_saved else None
+        if self.n_chunks and self.bm25 is None:
+            # the previous state's per-document term counts and segments, plus the changed
+            # documents'
             self.bm25 = LiveBM25(
-                [(name, e.tokens) for name, e in live],
+                self._rows,
+                lambda name: self.entries[name].tokens,
+                len(self.chunks),
                 previous.bm25 if previous is not None else None,
+                same_rows=base is not None,
             )
         self.collection = get_collection(get_client(settings), manifest["collection"])
         self.embedder = get_embedder(settings)
         # chunks holding each term: BM25's own document frequencies (a view, not a copy)
         df = self.bm25.document_frequencies() if self.bm25 is not None else {}
-        n = max(len(self.chunks), 1)
+        n = max(self.n_chunks, 1)
         self.df: Mapping[str, int] = df
         self.idf = IDF(df, n)
         self.max_idf = math.log(1 + (n + 0.5) / 0.5)
         self._domain = domain
-        self.scope = CorpusScope.from_manifest(manifest)
+        if base is not None:
+            gone = list(base.doc_rows.keys() - self.doc_rows.keys())
+            self.scope = base.scope.updated(manifest, gone, [live[n].rel for n in added])
+        else:
+            self.scope = CorpusScope.from_manifest(manifest)
         if derived.get("corrector") is not None:
             self.corrector = derived["corrector"]  # (a cached property, set ahead)
         # the table the spelling table is rebuilt from (only a table: no earlier state is kept)
         self._corrector_base = _built_corrector(previous)
         self.vocabulary = Vocabulary(df, domain)
         sentence_df: Counter[str] | None = derived.get("sentence_df")
-        if sentence_df is None and previous is not None:  # the previous state's, ± the change
-            before = previous._derived["sentence_df"]
-            sentence_df = Counter(before)
-            for name, e in previous.entries.items():
-                if name not in self.entries:
-                    sentence_df.subtract(e.sentence_df)
-                    for term in e.sentence_df:  # only the lowered counts can reach zero
-                        if sentence_df[term] <= 0:
-                            del sentence_df[term]
-            for name, e in self.entries.items():
-                if name not in previous.entries:
-                    sentence_df.update(e.sentence_df)
+        if sentence_df is None and base is not None:  # the previous state's, ± the change
+            sentence_df = Counter(base._derived["sentence_df"])
+            for name in removed:
+                sdf = base.entries[name].sentence_df
+                sentence_df.subtract(sdf)
+                for term in sdf:  # only the lowered counts can reach zero
+                    if sentence_df[term] <= 0:
+                        del sentence_df[term]
+            for name in added:
+                sentence_df.update(self.entries[name].sentence_df)
         if sentence_df is None:
             sentence_df = Counter()
-            for _name, e in live:
+            for e in self.entries.values():
                 sentence_df.update(e.sentence_df)
         self._derived = {
             "bm25": self.bm25,
             "sentence_df": sentence_df,
-            "vector_ids": vids,
+            "vector_ids": self._vids,
+            "layout": {"rows": self._rows, "n_rows": len(self.chunks)},
         }
-        targets, texts, locality, n_sentences = {}, {}, {}, 0
-        for _name, e in live:
+        if base is not None:  # the ledger's per-document parts, patched likewise
+            targets, texts, locality = (dict(p) for p in base._ledger_parts[:3])
+            n_sentences = base._ledger_parts[3]
+            for name in removed:
+                e = base.entries[name]
+                n_sentences -= e.n_sentences
+                if base._entry_of.get(e.doc_id) == name and e.doc_id not in self.doc_rows:
+                    del targets[e.doc_id], texts[e.doc_id], locality[e.doc_id]
+        else:
+            targets, texts, locality, n_sentences = {}, {}, {}, 0
+        for name in added if base is not None else self.entries:
+            e = self.entries[name]
             targets[e.doc_id] = e.targets
             texts[e.doc_id] = e.text
             locality[e.doc_id] = set(e.record.get("locality") or ())
             n_sentences += e.n_sentences
+        self._ledger_parts = (targets, texts, locality, n_sentences)
         self.ledger = TargetLedger.from_parts(
             targets,
             texts,
@@ -197,6 +201,79 @@ class IndexReader:
             self.generation,
             [*domain, *terms],
             corrector_base=previous.ledger.built_corrector() if previous is not None else None,
+        )
+
+    def _lay_out(self, live: dict[str, Entry], derived: dict, previous) -> None:
+        """Rows afresh: by corpus path, or as the snapshot ``derived`` holds them."""
+        layout = derived.get("layout")
+        self._as_saved = layout is not None and layout["rows"].keys() == live.keys()
+        if self._as_saved:
+            order = sorted(live, key=layout["rows"].__getitem__)
+            n_rows = layout["n_rows"]
+        else:
+            order, n_rows = sorted(live, key=lambda name: live[name].rel), None
+        before_vids = derived.get("vector_ids") or (previous._vids if previous is not None else {})
+        before_rows = previous._vid_rows if previous is not None else {}
+        self.chunks: list[Chunk | None] = []  # by row; None: a removed document's old rows
+        self.entries: dict[str, Entry] = {}
+        self.doc_chunks: dict[str, list[Chunk]] = {}
+        self.doc_rows: dict[str, tuple[int, int]] = {}  # doc_id → its rows in ``chunks``
+        self._rows: dict[str, int] = {}  # entry → its first row
+        self._entry_of: dict[str, str] = {}  # doc_id → entry
+        self._vids: dict[str, list[str]] = {}  # entry → its vector ids
+        self._vid_rows: dict[str, dict[str, int]] = {}  # entry → vector id → place in it
+        for name in order:
+            e = live[name]
+            row = layout["rows"][name] if n_rows is not None else len(self.chunks)
+            if row > len(self.chunks):
+                self.chunks += [None] * (row - len(self.chunks))
+            self._place(name, e, before_vids.get(name), before_rows.get(name))
+        if n_rows is not None and n_rows > len(self.chunks):
+            self.chunks += [None] * (n_rows - len(self.chunks))
+        self.n_chunks = sum(len(e.chunks) for e in self.entries.values())
+        self._holes = len(self.chunks) - self.n_chunks
+
+    def _carry(self, base: IndexReader, live, removed: list[str], added: list[str]) -> None:
+        """Rows as the previous state had them: removed documents' rows emptied (holes), new
+        documents' appended."""
+        self.chunks = list(base.chunks)
+        self.entries = dict(base.entries)
+        self.doc_chunks = dict(base.doc_chunks)
+        self.doc_rows = dict(base.doc_rows)
+        self._rows = dict(base._rows)
+        self._entry_of = dict(base._entry_of)
+        self._vids = dict(base._vids)
+        self._vid_rows = dict(base._vid_rows)
+        self.n_chunks, self._holes = base.n_chunks, base._holes
+        self._as_saved = False
+        for name in removed:
+            e = self.entries.pop(name)
+            lo = self._rows.pop(name)
+            self.chunks[lo : lo + len(e.chunks)] = [None] * len(e.chunks)
+            del self._vids[name], self._vid_rows[name]
+            if self._entry_of.get(e.doc_id) == name:
+                del self._entry_of[e.doc_id], self.doc_rows[e.doc_id], self.doc_chunks[e.doc_id]
+            self.n_chunks -= len(e.chunks)
+            self._holes += len(e.chunks)
+        for name in added:
+            self._place(name, live[name], None, None)
+            self.n_chunks += len(live[name].chunks)
+
+    def _place(self, name: str, e: Entry, vids: list[str] | None, vid_rows) -> None:
+        """Append one document's chunks as rows."""
+        doc_id = e.doc_id
+        row = len(self.chunks)
+        self.chunks += e.chunks
+        self.entries[name] = e
+        self.doc_chunks[doc_id] = e.chunks
+        self.doc_rows[doc_id] = (row, len(self.chunks))
+        self._rows[name] = row
+        self._entry_of[doc_id] = name
+        if vids is None:
+            vids = [vector_id(c) for c in e.chunks]
+        self._vids[name] = vids
+        self._vid_rows[name] = (
+            vid_rows if vid_rows is not None else {v: j for j, v in enumerate(vids)}
         )
 
     @functools.cached_property
@@ -211,7 +288,7 @@ class IndexReader:
     def full_text(self) -> str:
         """Every chunk's text, for "does the corpus say X anywhere" (built on first use: an
         update that no question follows never pays for it)."""
-        return "\n".join(c.text for c in self.chunks)
+        return "\n".join(c.text for c in self.chunks if c is not None)
 
     @functools.cached_property
     def vocab_by_length(self) -> dict[int, list[str]]:
@@ -220,6 +297,11 @@ class IndexReader:
         for term in self.df:
             out.setdefault(len(term), []).append(term)
         return out
+
+    def rel_of(self, doc_id: str) -> str | None:
+        """The corpus path of a document this state holds."""
+        name = self._entry_of.get(doc_id)
+        return self.entries[name].rel if name is not None else None
 
     def row_of(self, vector_id: str, doc_id: str | None) -> int | None:
         """The row in ``chunks`` of a vector this state names, else ``None``."""
@@ -276,7 +358,7 @@ class IndexReader:
     # -- the two retrievers ----------------------------------------------------------------
 
     def keyword(self, tokens: list[str], k: int, filters: Filters) -> list[tuple[int, float]]:
-        if not self.bm25 or not tokens:
+        if self.bm25 is None or not tokens:
             return []
         mask = None
         if (allowed := self.doc_ids_for(filters)) is not None:
@@ -292,7 +374,7 @@ class IndexReader:
         return [(int(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
     def dense(self, query: str, k: int, filters: Filters) -> list[tuple[int, float]]:
-        if not self.chunks:
+        if not self.n_chunks:
             return []
         allowed = self.doc_ids_for(filters)
         if allowed == []:
@@ -302,7 +384,7 @@ class IndexReader:
         # ask for a few more, and keep only the ones this state's entries name.
         got = self.collection.query(
             query_embeddings=[vector],
-            n_results=min(k + DENSE_SLACK, len(self.chunks) + DENSE_SLACK),
+            n_results=min(k + DENSE_SLACK, self.n_chunks + DENSE_SLACK),
             where=None if allowed is None else {"doc_id": {"$in": allowed}},
             include=["distances", "metadatas"],
         )
@@ -406,6 +488,11 @@ class Retriever:
         """The current state's manifest and the stamp of the file it was read from, for an
         update in this process (``IndexBuilder(known=…)``) to skip reading it again."""
         return self._known
+
+    @property
+    def current(self) -> IndexReader | None:
+        """The state in memory, if any (without looking for a newer one)."""
+        return self._reader
 
     @property
     def reader(self) -> IndexReader:

@@ -229,8 +229,13 @@ class Assistant:
             known = self.retriever.known()
             if known is not None and manifest_stamp(index_dir) != known[1]:
                 known = None  # another process committed since: read what it wrote
-            manifest = known[0] if known is not None else read_manifest(index_dir) or {}
-            rel = _rel_of(manifest, doc_id)
+            reader = self.retriever.current
+            if known is not None and reader is not None and reader.manifest is known[0]:
+                rel = reader.rel_of(doc_id)  # (the state in memory is that manifest's)
+            else:
+                rel = _rel_of(
+                    known[0] if known is not None else read_manifest(index_dir) or {}, doc_id
+                )
             if rel is None:
                 raise DocumentNotFoundError(doc_id)
             builder = IndexBuilder(self.settings, known=known)

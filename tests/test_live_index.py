@@ -459,17 +459,27 @@ def test_an_update_after_a_start_from_the_snapshot_scores_as_a_state_built_from_
     }
     fresh = IndexReader(settings, manifest, entries)
     assert live.df == fresh.df and live.df["动态"] > 0
-    for question in ("动态专项资金补助标准", "科技贷款发放", "创新券抵扣比例"):
-        tokens = search_tokens(question)
-        np.testing.assert_allclose(
-            live.bm25.get_scores(tokens), fresh.bm25.get_scores(tokens), rtol=1e-6
-        )
-    # the per-document tables an update carries over give what a fresh state gives
     from assistant.index import vector_id
 
+    # the updated state keeps its rows (the removed document's are holes), the fresh one lays
+    # them out anew: the same chunks score the same
+    assert live.n_chunks == fresh.n_chunks == len(fresh.chunks)
+    for question in ("动态专项资金补助标准", "科技贷款发放", "创新券抵扣比例"):
+        tokens = search_tokens(question)
+
+        def by_chunk(state, tokens=tokens):
+            scores = state.bm25.get_scores(tokens)
+            return {vector_id(c): scores[i] for i, c in enumerate(state.chunks) if c is not None}
+
+        got, want = by_chunk(live), by_chunk(fresh)
+        assert got.keys() == want.keys() and max(want.values()) > 0
+        np.testing.assert_allclose([got[v] for v in want], list(want.values()), rtol=1e-6)
+        holes = [i for i, c in enumerate(live.chunks) if c is None]
+        assert not live.bm25.get_scores(tokens)[holes].any()
+    # the per-document tables an update carries over give what a fresh state gives
     for state in (live, fresh):
-        rows = [state.row_of(vector_id(c), c.doc_id) for c in state.chunks]
-        assert rows == list(range(len(state.chunks)))
+        rows = [state.row_of(vector_id(c), c.doc_id) for c in state.chunks if c is not None]
+        assert rows == [i for i, c in enumerate(state.chunks) if c is not None]
     n = len(fresh.chunks)
     for term in ("动态", "科技", "贷款"):
         c = fresh.df[term]
@@ -483,6 +493,57 @@ def test_an_update_after_a_start_from_the_snapshot_scores_as_a_state_built_from_
     hits = started.search("动态专项资金补助标准", top_k=3)
     assert hits and hits[0].doc_id == "动态专项资金管理办法.txt"
     assert started.ask("动态专项资金对每家企业的补助标准是多少？").answer.count("300万元")
+    assert_clean(settings)
+
+
+def test_removed_documents_leave_empty_rows_until_a_quarter_are_then_rows_are_laid_out_anew(
+    tmp_path,
+):
+    """Rows are stable: a delete empties the document's rows instead of renumbering every row
+    after it (so BM25's segments and the per-document tables carry over); retrieval from such
+    a state equals a fresh one's, and once a quarter of the rows are empty they are laid out
+    anew."""
+    from assistant.index import vector_id
+    from assistant.retrieve import Filters, IndexReader
+
+    settings = corpus_of(tmp_path, REPEALED, REPEALING, LOANS)
+    assistant = Assistant(settings)
+    assistant.build_index()
+    for k in (2, 3, 4, 5):
+        assistant.add_document(f"动态专项资金管理办法{k}.txt", versioned(k))
+    rows = len(assistant.retriever.reader.chunks)
+    assistant.delete_document("动态专项资金管理办法3.txt")
+    live = assistant.retriever.reader
+    assert len(live.chunks) == rows and None in live.chunks  # holes, no renumbering
+    manifest = read_manifest(settings.index_dir)
+    entries = {
+        rec["entry"]: read_entry(settings.index_dir, rec["entry"])
+        for rec in manifest["files"].values()
+    }
+    fresh = IndexReader(settings, manifest, entries)
+    assert None not in fresh.chunks and live.n_chunks == fresh.n_chunks
+
+    def found(state, question):
+        from assistant.text import search_tokens
+
+        kw = state.keyword(search_tokens(question), 10, Filters())
+        dn = state.dense(question, 10, Filters())
+        # (equal scores may come in another order: rows differ)
+        return (
+            {vector_id(state.chunks[i]): round(s, 5) for i, s in kw},
+            {vector_id(state.chunks[i]) for i, _ in dn},
+        )
+
+    for question in ("动态专项资金的补助标准（第3版）", "科技贷款发放", "创新券抵扣比例"):
+        assert found(live, question) == found(fresh, question)
+    gone = {c.chunk_id for c in live.chunks if c is not None}
+    assert not any(cid.startswith("动态专项资金管理办法3.txt") for cid in gone)
+    assert "300万元" not in assistant.ask("动态专项资金的补助标准是多少（第3版）？").answer
+    assistant.delete_document("动态专项资金管理办法4.txt")
+    assistant.delete_document("动态专项资金管理办法5.txt")
+    compacted = assistant.retriever.reader
+    assert None not in compacted.chunks and len(compacted.chunks) == compacted.n_chunks
+    assert "200万元" in assistant.ask("动态专项资金对每家企业的补助标准是多少？").answer
     assert_clean(settings)
 
 

@@ -53,6 +53,21 @@ class Scope:
         return bool(self.why)
 
 
+def doc_info(rel: str, rec: dict) -> DocInfo | None:
+    """What scoping knows of one manifest record (``None`` for a file that did not load)."""
+    if rec.get("error") or not rec.get("doc_id"):
+        return None
+    return DocInfo(
+        doc_id=rec["doc_id"],
+        title=rec.get("title") or rel,
+        year=rec.get("year"),
+        places=tuple(rec.get("places") or ()),
+        status=rec.get("status") or "现行",
+        superseded_by=rec.get("superseded_by"),
+        meta=rec,
+    )
+
+
 @dataclass
 class CorpusScope:
     docs: dict[str, DocInfo] = field(default_factory=dict)
@@ -61,18 +76,21 @@ class CorpusScope:
     def from_manifest(cls, manifest: dict) -> CorpusScope:
         docs = {}
         for rel, rec in (manifest.get("files") or {}).items():
-            if rec.get("error") or not rec.get("doc_id"):
-                continue
-            docs[rec["doc_id"]] = DocInfo(
-                doc_id=rec["doc_id"],
-                title=rec.get("title") or rel,
-                year=rec.get("year"),
-                places=tuple(rec.get("places") or ()),
-                status=rec.get("status") or "现行",
-                superseded_by=rec.get("superseded_by"),
-                meta=rec,
-            )
+            if (info := doc_info(rel, rec)) is not None:
+                docs[info.doc_id] = info
         return cls(docs)
+
+    def updated(self, manifest: dict, removed: list[str], changed: list[str]) -> CorpusScope:
+        """This scope after an update: ``removed`` doc_ids dropped, the documents at the
+        ``changed`` corpus paths (re)read from ``manifest`` — work in proportion to the change."""
+        docs = dict(self.docs)
+        for doc_id in removed:
+            docs.pop(doc_id, None)
+        files = manifest.get("files") or {}
+        for rel in changed:
+            if (info := doc_info(rel, files.get(rel) or {})) is not None:
+                docs[info.doc_id] = info
+        return type(self)(docs)
 
     @property
     def places(self) -> set[str]:
