@@ -367,22 +367,25 @@ class TargetLedger:
         generation: str | None = None,
         terms: Iterable[str] = (),
         corrector_base=None,
+        full_text=None,
     ) -> TargetLedger:
         """A ledger combined from per-document parts computed at index time (rows by document,
         sentence frequencies, places), so that opening an index does not re-read its corpus.
         ``targets`` maps each document to its rows; ``corrector_base`` — an earlier state's
-        spelling table, whose sounds this one's reuses."""
+        spelling table, whose sounds this one's reuses; ``full_text`` — the index's searchable
+        text of these documents (``CorpusText``), so that it is not joined a second time."""
         ledger = cls.__new__(cls)
         ledger._setup((), texts, locality, df, n_sentences, generation, terms, targets)
         ledger._corrector_base = corrector_base
+        ledger._full_text = full_text
         return ledger
 
     def _setup(
         self, targets, texts, locality, df, n_sentences, generation, terms, by_doc=None
     ) -> None:
-        self.targets: list[Target] = (
-            list(chain.from_iterable(by_doc.values())) if by_doc is not None else list(targets)
-        )
+        # (by document when combined from an index: the flat list is made on first use — a
+        # question looks rows up by document, so an update need not copy every row)
+        self._targets: list[Target] | None = None if by_doc is not None else list(targets)
         self.generation = generation
         self._terms = list(terms)
         self.locality: dict[str, set[str]] = dict(locality)
@@ -390,17 +393,28 @@ class TargetLedger:
         self.df = df  # sentence frequency of each token, for the IDF weights answering uses
         self._n = max(n_sentences, 1)
         self.max_idf = math.log(1 + (self._n + 0.5) / 0.5)
-        self._full_text: str | None = None
+        self._full_text = None  # str, or the index's CorpusText
         self._corrector_base = None
         self._by_doc: dict[str, list[Target]] = {}
         if by_doc is not None:
             self._by_doc = {doc_id: rows for doc_id, rows in by_doc.items() if rows}
         else:
-            for row in self.targets:
+            for row in self._targets:  # type: ignore[union-attr]
                 self._by_doc.setdefault(row.doc_id, []).append(row)
         self._corrector = None
         self._vocabulary: frozenset[str] | None = None
         self._lock = threading.Lock()
+
+    @property
+    def targets(self) -> list[Target]:
+        """Every row, document by document."""
+        if self._targets is None:
+            self._targets = list(chain.from_iterable(self._by_doc.values()))
+        return self._targets
+
+    @property
+    def empty(self) -> bool:
+        return not self._by_doc
 
     def rows_within(self, spans: Iterable[tuple[str, int, int]]) -> list[Target]:
         """Rows whose sentence starts inside one of the (doc_id, start, end) spans — the rows of
@@ -514,8 +528,8 @@ class TargetLedger:
         return self._vocabulary
 
     @property
-    def full_text(self) -> str:
-        """Every document's text (joined on first use)."""
+    def full_text(self):
+        """Every document's text, for ``term in full_text`` (joined on first use)."""
         if self._full_text is None:
             self._full_text = "\n".join(self._texts)
         return self._full_text

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable
+import zlib
+from collections.abc import Container, Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -162,3 +163,49 @@ def chinese_number(text: str) -> int | None:
         else:
             return None
     return total + section + digit
+
+
+class CorpusText:
+    """ "Does the corpus say X anywhere": substring search over every document's text.
+
+    The texts are joined in ``BUCKETS`` groups (by a hash of the document id) rather than into
+    one string, so that an update re-joins only the groups of the documents it changed — a
+    fraction of the corpus — and a search is one scan of the same characters as before."""
+
+    BUCKETS = 64
+    __slots__ = ("_members", "_joined", "_words")
+
+    def __init__(self, texts: Mapping[str, str], words: Container[str] = frozenset()):
+        """``texts``: document id → text; ``words``: terms known to occur in them (the index's
+        vocabulary), answered without a scan."""
+        members: list[list[str]] = [[] for _ in range(self.BUCKETS)]
+        for key in texts:
+            members[self._bucket(key)].append(key)
+        self._members = [tuple(m) for m in members]
+        self._joined = ["\n".join(texts[k] for k in m) for m in self._members]
+        self._words = words
+
+    @classmethod
+    def _bucket(cls, key: str) -> int:
+        return zlib.crc32(key.encode("utf-8")) % cls.BUCKETS
+
+    def updated(
+        self, texts: Mapping[str, str], changed: Iterable[str], words: Container[str] = frozenset()
+    ) -> CorpusText:
+        """This text after an update: ``texts`` and ``words`` are the new state's, ``changed``
+        the ids of the documents added, replaced or removed."""
+        new = object.__new__(CorpusText)
+        members, joined = list(self._members), list(self._joined)
+        touched = set()
+        for key in changed:
+            b = self._bucket(key)
+            kept = tuple(k for k in members[b] if k != key)
+            members[b] = (*kept, key) if key in texts else kept
+            touched.add(b)
+        for b in touched:
+            joined[b] = "\n".join(texts[k] for k in members[b])
+        new._members, new._joined, new._words = members, joined, words
+        return new
+
+    def __contains__(self, fragment: str) -> bool:
+        return fragment in self._words or any(fragment in part for part in self._joined)

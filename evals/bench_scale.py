@@ -244,14 +244,16 @@ def main() -> None:
             rows.append(
                 (
                     f"add one document (HTTP upload, {n})",
-                    f"{med(adds):.2f} s (CPU {med(add_cpus):.2f} s; max {max(adds):.2f} s)",
+                    f"{1000 * med(adds):.0f} ms (CPU {1000 * med(add_cpus):.0f} ms; "
+                    f"max {1000 * max(adds):.0f} ms)",
                 )
             )
             rows.append(("first question after an upload (max)", f"{max(firsts):.0f} ms"))
             rows.append(
                 (
                     f"delete one document ({n})",
-                    f"{med(deletes):.2f} s (CPU {med(delete_cpus):.2f} s; max {max(deletes):.2f} s)",
+                    f"{1000 * med(deletes):.0f} ms (CPU {1000 * med(delete_cpus):.0f} ms; "
+                    f"max {1000 * max(deletes):.0f} ms)",
                 )
             )
             rows.append(("first question after a delete (max)", f"{max(after_deletes):.0f} ms"))

@@ -34,16 +34,28 @@ def _cn(n: int) -> str:
     return NUM[n // 10 - 1] + "十" + (NUM[n % 10 - 1] if n % 10 else "")
 
 
-def document(seed: int) -> tuple[str, str]:
-    """(file name, text) of synthetic document ``seed``."""
+# One document in REPEAL_EVERY repeals the one REPEAL_BACK before it (by title and 文号), as
+# real policy corpora hold repealed versions beside the documents in force.
+REPEAL_EVERY = 20
+REPEAL_BACK = 10
+
+
+def _heading(seed: int) -> tuple[random.Random, str, str, str, str, str, int]:
     rnd = random.Random(seed)
     city = rnd.choice(CITIES) + "市"
     subject, measure = TOPICS[seed % len(TOPICS)]
     year = 2020 + seed % 7
     title = f"{city}{subject}{measure}管理办法（第{seed}号）"
+    doc_no = f"{city[:2]}科发〔{year}〕{seed % 97 + 1}号"
+    return rnd, city, subject, measure, title, doc_no, year
+
+
+def document(seed: int) -> tuple[str, str]:
+    """(file name, text) of synthetic document ``seed``."""
+    rnd, city, subject, measure, title, doc_no, year = _heading(seed)
     lines = [
         title,
-        f"{city[:2]}科发〔{year}〕{seed % 97 + 1}号",
+        doc_no,
         f"{city}科学技术局  {year}年{rnd.randint(1, 12)}月{rnd.randint(1, 28)}日",
         "",
     ]
@@ -92,9 +104,11 @@ def document(seed: int) -> tuple[str, str]:
                     f"评审结果公示{rnd.choice([5, 7])}个工作日。"
                 )
         lines.append("")
-    lines.append(
-        f"第{_cn(article + 1)}条 本办法自{year}年{rnd.randint(1, 12)}月1日起施行，有效期{rnd.choice([3, 5])}年。"
-    )
+    last = f"第{_cn(article + 1)}条 本办法自{year}年{rnd.randint(1, 12)}月1日起施行，有效期{rnd.choice([3, 5])}年。"
+    if seed % REPEAL_EVERY == REPEAL_EVERY - 1 and seed >= REPEAL_BACK:
+        *_, old_title, old_no, _year = _heading(seed - REPEAL_BACK)
+        last += f"《{old_title}》（{old_no}）同时废止。"
+    lines.append(last)
     return f"synthetic-{seed:05d}.txt", "\n".join(lines) + "\n"
 
 

@@ -609,3 +609,99 @@ def test_a_stat_only_rewrite_by_another_process_is_not_undone_by_the_servers_nex
     assert set(after["files"]) == {LOANS, REPEALING, "动态专项资金管理办法.txt"}
     assert IndexBuilder(settings).build().changed is False  # nothing left to re-read
     assert_clean(settings)
+
+
+# -- derived lookups that cost in proportion to the change or the question -----------------
+
+
+def test_the_corpus_text_after_an_update_matches_one_built_afresh_and_rejoins_few_buckets():
+    from assistant.text import CorpusText
+
+    texts = {f"doc-{i}": f"第{i}号文件 独有词{i}号 共同的政策" for i in range(200)}
+    before = CorpusText(texts)
+    after_texts = {k: v for k, v in texts.items() if k != "doc-7"}
+    after_texts["doc-9"] = "第9号文件 改写后的条款"
+    after_texts["doc-new"] = "新上传的文件 科技保险补偿"
+    after = before.updated(after_texts, ["doc-7", "doc-9", "doc-new"])
+    fresh = CorpusText(after_texts)
+    for fragment in ["独有词7号", "独有词9号", "改写后的条款", "科技保险补偿", "共同的政策", "无此词"]:
+        assert (fragment in after) == (fragment in fresh), fragment
+    assert "独有词7号" not in after and "独有词9号" not in after and "科技保险补偿" in after
+    assert "独有词8号" in after and "独有词7号" in before  # the old state is untouched
+    # at most one bucket per changed document was joined again; the rest are shared
+    shared = sum(a is b for a, b in zip(before._joined, after._joined, strict=True))
+    assert shared >= CorpusText.BUCKETS - 3
+
+
+def test_after_a_delete_the_corpus_no_longer_says_what_only_that_document_said(tmp_path):
+    settings = corpus_of(tmp_path, LOANS, REPEALING)
+    assistant = Assistant(settings)
+    assistant.build_index()
+    reader = assistant.retriever.reader
+    assert "科技保险" in reader.full_text and "科技保险" in reader.ledger.full_text
+    loans_id = read_manifest(settings.index_dir)["files"][LOANS]["doc_id"]
+    assistant.delete_document(loans_id)
+    reader = assistant.retriever.reader
+    assert "科技保险" not in reader.full_text and "科技保险" not in reader.ledger.full_text
+    assert "单份合同最高抵扣" in reader.full_text
+    doc_id, _ = assistant.add_document(LOANS, DOCS[LOANS].encode())
+    assert "科技保险" in assistant.retriever.reader.full_text
+
+
+def test_a_title_is_found_by_lookup_as_a_scan_of_every_document_would_find_it():
+    from assistant.answering.scope import CorpusScope
+
+    titles = ["东港市科技创新券管理办法", "西海市研发投入后补助实施细则", "东港市2025年科技工作要点"]
+    titles += [f"某市第{i}批专项资金管理办法" for i in range(50)]
+    manifest = {
+        "files": {
+            f"{t}.txt": {"doc_id": f"d{i}", "title": t, "year": 2025 if "2025" in t else None}
+            for i, t in enumerate(titles)
+        }
+    }
+    scope = CorpusScope.from_manifest(manifest)
+    named = lambda q: [d.title for d in scope.named_docs(q)]  # noqa: E731
+    assert named("《东港市科技创新券管理办法》的有效期是多久？") == ["东港市科技创新券管理办法"]
+    assert named("《科技创新券管理办法》的有效期") == ["东港市科技创新券管理办法"]  # core title
+    assert named("研发投入后补助实施细则规定的比例") == ["西海市研发投入后补助实施细则"]  # tail
+    assert named("2024年科技工作要点的目标") == []  # its year contradicts the document's
+    assert named("2025年科技工作要点的目标") == ["东港市2025年科技工作要点"]
+    assert named("某市第12批专项资金管理办法的条件") == ["某市第12批专项资金管理办法"]
+
+    def scan(q: str) -> list[str]:  # the rule, over every document
+        exact = [d for d in scope.docs.values() if d.title in q]
+        if exact:
+            return [d.title for d in exact]
+        return [
+            d.title
+            for d in scope.docs.values()
+            if any(len(d.core[i:]) >= 6 and d.core[i:] in q for i in range(len(d.core) - 5))
+        ]
+
+    for q in ["资金管理办法有哪些", "请问专项资金管理办法", "实施细则", "科技创新券管理办法第三条"]:
+        assert named(q) == scan(q), q
+
+
+def test_a_scope_of_all_documents_but_the_repealed_excludes_them_instead_of_listing_the_rest(
+    tmp_path,
+):
+    from assistant.retrieve import Filters
+
+    settings = corpus_of(tmp_path, LOANS, REPEALED, REPEALING)
+    assistant = Assistant(settings)
+    assistant.build_index()
+    reader = assistant.retriever.reader
+    files = read_manifest(settings.index_dir)["files"]
+    old_id = files[REPEALED]["doc_id"]
+    scope = reader.scope.resolve("创新券按合同金额的多少比例抵扣？", reader.full_text)
+    assert scope.excluded == (old_id,) and scope.doc_ids == ()
+    # retrieval with the exclusion: nothing from the repealed document, the same rows as a
+    # filter listing every other document
+    others = tuple(rec["doc_id"] for rel, rec in files.items() if rel != REPEALED)
+    for query in ["创新券抵扣比例", "创新券有效期"]:
+        excluded = assistant.retriever.retrieve_scored(query, 10, Filters(exclude=(old_id,)))
+        listed = assistant.retriever.retrieve_scored(query, 10, Filters(doc_ids=others))
+        assert excluded and all(s.chunk.doc_id != old_id for s in excluded)
+        assert [s.chunk.chunk_id for s in excluded] == [s.chunk.chunk_id for s in listed]
+    answer = assistant.ask("创新券按合同金额的多少比例抵扣？")
+    assert "40%" in answer.answer and "50%" not in answer.answer

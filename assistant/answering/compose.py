@@ -17,12 +17,14 @@ from .scope import Scope
 
 def scoped_filters(filters: Filters | None, scope: Scope) -> Filters:
     filters = filters or Filters()
+    if scope.excluded:  # all documents but a few (the repealed ones)
+        return replace(filters, exclude=(*filters.exclude, *scope.excluded))
     if not scope.doc_ids:
         return filters
     ids = scope.doc_ids
     if filters.doc_ids:
         ids = tuple(d for d in filters.doc_ids if d in scope.doc_ids) or filters.doc_ids
-    return Filters(doc_ids=ids, year=filters.year)
+    return replace(filters, doc_ids=ids)
 
 
 def narrow_to(scope: Scope, prev_docs: list[str], reader: IndexReader) -> Scope:
@@ -31,7 +33,7 @@ def narrow_to(scope: Scope, prev_docs: list[str], reader: IndexReader) -> Scope:
     if not prev_docs:
         return scope
     docs = reader.scope.docs
-    allowed = set(scope.doc_ids) if scope.doc_ids else set(docs)
+    allowed = set(scope.doc_ids) if scope.doc_ids else set(docs) - set(scope.excluded)
     if scope.unmatched_years or not any(docs[d].year for d in allowed if d in docs):
         return scope
     years = {docs[d].year for d in allowed if d in docs}
@@ -41,7 +43,7 @@ def narrow_to(scope: Scope, prev_docs: list[str], reader: IndexReader) -> Scope:
         keep = [d for d in allowed if set(docs[d].places) & places] or list(allowed)
     else:
         keep = [d for d in prev_docs if d in allowed] or list(allowed)
-    return replace(scope, doc_ids=tuple(sorted(keep)))
+    return replace(scope, doc_ids=tuple(sorted(keep)), excluded=())
 
 
 def strip_titles(text: str, scope: Scope, reader: IndexReader) -> str:

@@ -69,7 +69,7 @@ def answer(ledger: TargetLedger, question: str | Query, filters=None, within=Non
     caller (condensed follow-up, corrected spelling); ``filters`` a ``retrieve.Filters``;
     ``within`` (doc_id, start, end) spans — the retrieved chunks — to weigh only their rows
     (looked up per document, so a target question costs the same at any corpus size)."""
-    if not ledger.targets:
+    if ledger.empty:
         return None
     if isinstance(question, Query):
         query = question
@@ -129,7 +129,7 @@ def _names_something(terms: dict[str, _Term], row: Target) -> bool:
 
 def _in_scope(ledger: TargetLedger, row: Target, query: Query, text: str, filters) -> bool:
     if filters is not None:
-        if filters.doc_ids and row.doc_id not in filters.doc_ids:
+        if not filters.allows_doc(row.doc_id):
             return False
         if filters.year is not None and row.year != filters.year:
             return False

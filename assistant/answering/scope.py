@@ -9,7 +9,9 @@ asks about it by name or year; otherwise the documents in force do.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 from .places import question_places, same_place
@@ -32,11 +34,21 @@ class DocInfo:
     status: str
     superseded_by: str | None
     meta: dict
+    core: str = ""  # the title without its place and year (``_core_title``)
+
+
+# A question names a document by its core title's tail when it holds a tail of at least this
+# many characters ("研发投入后补助实施细则"); every such tail ends with the core's last
+# TAIL_CHARS characters, so those find the candidates.
+TAIL_CHARS = 6
 
 
 @dataclass
 class Scope:
-    doc_ids: tuple[str, ...] = ()  # empty: every document
+    doc_ids: tuple[str, ...] = ()  # empty: every document (but ``excluded``)
+    # every document but these: how a scope of most of the corpus is put (the documents in
+    # force, all but the few repealed), so that filtering by it costs in proportion to the few
+    excluded: tuple[str, ...] = ()
     outside_places: tuple[str, ...] = ()
     missing_years: tuple[int, ...] = ()
     named: tuple[str, ...] = ()  # documents the question names by title
@@ -65,6 +77,7 @@ def doc_info(rel: str, rec: dict) -> DocInfo | None:
         status=rec.get("status") or "现行",
         superseded_by=rec.get("superseded_by"),
         meta=rec,
+        core=_core_title(rec.get("title") or rel),
     )
 
 
@@ -92,37 +105,75 @@ class CorpusScope:
                 docs[info.doc_id] = info
         return type(self)(docs)
 
-    @property
+    # Derived lookups, built on first use per state: a question's scoping then costs work in
+    # proportion to the question, not to the number of documents.
+    @functools.cached_property
     def places(self) -> set[str]:
         return {p for d in self.docs.values() for p in d.places}
 
-    @property
+    @functools.cached_property
     def years(self) -> set[int]:
         return {d.year for d in self.docs.values() if d.year}
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, list[DocInfo]]:
+        """Documents by full title and by core title (a 《quoted》 name is either)."""
+        out: dict[str, list[DocInfo]] = {}
+        for d in self.docs.values():
+            for name in dict.fromkeys((d.title, d.core)):
+                out.setdefault(name, []).append(d)
+        return out
+
+    @functools.cached_property
+    def _by_tail(self) -> dict[str, list[DocInfo]]:
+        """Documents by the last ``TAIL_CHARS`` characters of their core title."""
+        out: dict[str, list[DocInfo]] = {}
+        for d in self.docs.values():
+            if len(d.core) >= TAIL_CHARS:
+                out.setdefault(d.core[-TAIL_CHARS:], []).append(d)
+        return out
+
+    @functools.cached_property
+    def _title_lengths(self) -> tuple[int, ...]:
+        return tuple(sorted({len(d.title) for d in self.docs.values()}))
 
     def named_docs(self, text: str) -> list[DocInfo]:
         """Documents the question names: 《title》 or the title written out; failing that, the
         title without its place and year, or a long tail of it ("研发投入后补助实施细则"),
         when no year in the question contradicts the document's."""
         quoted = re.findall(r"《([^》]+)》", text)
-        exact = [
-            d
-            for d in self.docs.values()
-            if d.title in text or any(q == d.title or q == _core_title(d.title) for q in quoted)
-        ]
-        if exact:
-            return exact
+        found: dict[str, DocInfo] = {}
+        for q in quoted:
+            for d in self._by_name.get(q, ()):
+                found[d.doc_id] = d
+        for n in self._title_lengths:  # a title written out: each window of its length
+            if n > len(text):
+                break
+            for i in range(len(text) - n + 1):
+                for d in self._by_name.get(text[i : i + n], ()):
+                    if d.title == text[i : i + n]:
+                        found[d.doc_id] = d
+        if found:
+            return self._in_order(found)
         years = {int(y) for y in _YEAR.findall(text)}
-        out = []
-        for d in self.docs.values():
-            if years and d.year and d.year not in years:
-                continue
-            core = _core_title(d.title)
-            if any(len(core[i:]) >= 6 and core[i:] in text for i in range(max(len(core) - 5, 0))):
-                out.append(d)
-        return out
+        for i in range(len(text) - TAIL_CHARS + 1):
+            for d in self._by_tail.get(text[i : i + TAIL_CHARS], ()):
+                if not (years and d.year and d.year not in years):
+                    found[d.doc_id] = d
+        return self._in_order(found)
 
-    def resolve(self, text: str, full_text: str) -> Scope:
+    def _in_order(self, found: dict[str, DocInfo]) -> list[DocInfo]:
+        """In the corpus's order, as a scan of every document would list them."""
+        if len(found) <= 1:
+            return list(found.values())
+        rank = self._rank
+        return sorted(found.values(), key=lambda d: rank[d.doc_id])
+
+    @functools.cached_property
+    def _rank(self) -> dict[str, int]:
+        return {doc_id: i for i, doc_id in enumerate(self.docs)}
+
+    def resolve(self, text: str, full_text: Container[str]) -> Scope:
         scope = Scope(stripped=text)
         if not self.docs:
             return scope
@@ -175,7 +226,11 @@ class CorpusScope:
                 *(self.docs[d.superseded_by] for d in named_old if d.superseded_by in self.docs),
             ]
         if len(candidates) < len(self.docs):
-            scope.doc_ids = tuple(dict.fromkeys(d.doc_id for d in candidates))
+            ids = dict.fromkeys(d.doc_id for d in candidates)
+            if 2 * len(ids) > len(self.docs):
+                scope.excluded = tuple(d for d in self.docs if d not in ids)
+            else:
+                scope.doc_ids = tuple(ids)
         return scope
 
 
@@ -190,5 +245,5 @@ def _dated_series(candidates: list[DocInfo], match: list[DocInfo]) -> bool:
     """Do the year-matching documents stand for their year among documents of the same kind
     (a 2024 and a 2025 工作要点)? Then the year picks the document; otherwise a year in the
     question ("2024年度研发费用") is about the text, not about which document answers."""
-    cores = {_core_title(d.title) for d in match}
-    return any(_core_title(d.title) in cores for d in candidates if d not in match)
+    cores = {d.core for d in match}
+    return any(d.core in cores for d in candidates if d not in match)
