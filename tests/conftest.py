@@ -56,15 +56,48 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
     raise TimeoutError(f"port {port} did not open")
 
 
+_MADE: list = []  # every Settings made_settings returned, for the consistency check below
+
+
 def make_settings(tmp: Path, **overrides):
     from assistant.config import Settings
 
-    return Settings(
+    settings = Settings(
         _env_file=None,
         corpus_dir=tmp / "corpus",
         index_dir=tmp / "index",
         **overrides,
     )
+    _MADE.append(settings)
+    return settings
+
+
+@pytest.fixture(autouse=True)
+def _index_consistent_after_the_test(request):
+    """After every test, ``index --check`` (without repairing) finds nothing to repair in any
+    index the test built with ``make_settings`` — corpus, manifest, entries and Chroma agree —
+    unless the test is marked ``index_drift`` (it leaves drift on purpose)."""
+    first = len(_MADE)
+    yield
+    if request.node.get_closest_marker("index_drift"):
+        return
+    from assistant.index import IndexBuilder
+
+    checked = set()
+    for settings in _MADE[first:]:
+        index = Path(settings.index_dir)
+        if index in checked or not (index / "manifest.json").is_file():
+            continue
+        checked.add(index)
+        from assistant.manifest import read_manifest
+
+        where = (read_manifest(index) or {}).get("chroma", "embedded")
+        if where != (settings.chroma_url or "embedded"):  # the test switched to a server
+            settings = settings.model_copy(
+                update={"chroma_url": None if where == "embedded" else where}
+            )
+        report = IndexBuilder(settings).check(repair=False)
+        assert report.clean, f"index --check after {request.node.name}: {report.problems}"
 
 
 def copy_seed_corpus(dest: Path) -> Path:
