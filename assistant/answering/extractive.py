@@ -441,7 +441,9 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
         # a whole unit is read with its heading and lead-in ("五、申报材料" over its list)
         if not any(required.search(_read_with_context(c)) for c in chosen):
             return abstention(query, hits, missing=label)
-    if query.quantity and not query.listing and not any(NUMBER_RE.search(c.text) for c in chosen):
+    # "多少天" asks a quantity too; the length of time the duration kind required is it
+    counted = query.quantity and not query.listing and "duration" not in query.kinds
+    if counted and not any(NUMBER_RE.search(c.text) for c in chosen):
         return abstention(query, hits, missing="具体数量")
 
     citations = [_citation(n, c) for n, c in enumerate(chosen, 1)]

@@ -241,3 +241,19 @@ def test_a_year_dating_the_askers_own_life_is_not_a_request_for_that_years_docum
 ):
     a = assistant.ask(question)
     assert "年的内容" not in a.answer  # not refused as "现有文件是…年的，没有1964年的内容"
+
+
+# -- how long: a length of time is its own kind of fact (issue 11) ---------------------------------
+
+
+def test_a_how_long_question_is_answered_by_a_length_of_time(assistant):
+    # 第十三条 "……之日起30日内，通过服务平台提交兑付申请": a length of time, not a count of things
+    a = assistant.ask("服务完成后服务机构多少天内要提交兑付申请？")
+    assert not a.abstained and "30日内" in a.citations[0].text
+
+
+def test_a_how_long_question_is_not_answered_by_a_date_or_an_amount(assistant):
+    # the row of 重大科技创新工程项目 states an amount and a deadline date, and no length of time
+    a = assistant.ask("重大科技创新工程项目的执行期是几年？")
+    assert a.abstained
+    assert "没有写明时长" in a.answer.splitlines()[0]
