@@ -328,6 +328,30 @@ def _kinds_stated(query: Query, text: str) -> float:
     return sum(bool(FACT_KINDS[k][1].search(text)) for k in query.kinds) / len(query.kinds)
 
 
+# kinds of fact stated by a figure (a rate, an amount, a date, a length of time): a figure
+# belongs to what the words around it are about
+FIGURE_KINDS = frozenset({"rate", "money", "deadline", "duration"})
+
+
+def _fact_after_topic(cand: Candidate, weights: TermWeights, query: Query) -> bool:
+    """Does a unit of several sentences state the asked figure at or after its part most about
+    the question? A rule reads topic first, figure after ("市科技局审核通过后……拨付至服务机构
+    账户" after "服务机构应当在……30日内提交兑付申请"): a figure only before the part that is about
+    the question belongs to something else, and the unit does not answer."""
+    figures = [FACT_KINDS[k][1] for k in query.kinds if k in FIGURE_KINDS]
+    if not figures and query.quantity and not query.listing:
+        figures = [NUMBER_RE]
+    parts = [cand.text[s:e] for s, e in sentences(cand.text)]
+    if not figures or len(parts) < 2:
+        return True
+    cover = [weights.coverage(p) for p in parts]
+    top = cover.index(max(cover))  # the first of the parts most about the question
+    return all(
+        any(f.search(p) for p in parts[top:]) or not any(f.search(p) for p in parts[:top])
+        for f in figures
+    )
+
+
 def _row_cells(text: str) -> tuple[str, ...]:
     """A table row's cells from its text "表头：值；表头：值"."""
     return tuple(part.split("：", 1)[-1] for part in text.split("；"))
@@ -413,7 +437,7 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
     if not query.terms:
         return abstention(query, hits)
     weights = TermWeights(reader, query)
-    cands = _candidates(hits, query, weights)
+    cands = [c for c in _candidates(hits, query, weights) if _fact_after_topic(c, weights, query)]
     if not cands:
         return abstention(query, hits)
     best = cands[0]

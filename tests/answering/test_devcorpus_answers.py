@@ -257,3 +257,15 @@ def test_a_how_long_question_is_not_answered_by_a_date_or_an_amount(assistant):
     a = assistant.ask("重大科技创新工程项目的执行期是几年？")
     assert a.abstained
     assert "没有写明时长" in a.answer.splitlines()[0]
+
+
+# -- fact after topic: a figure belongs to what the words around it are about (issue 11) ----------
+
+
+def test_a_figure_before_the_units_topic_does_not_answer(assistant):
+    # 第十三条 "服务机构应当在……之日起30日内……提交兑付申请。市科技局审核通过后，由市财政局……将资金
+    # 拨付至服务机构账户。": the 30 days are the time to file, the payment's time is not stated
+    # (a unit naming its topic first and its figure after still answers: 第七条's 年度上限 above)
+    a = assistant.ask("创新券兑付申请审核通过后，资金多少个工作日内能拨付到服务机构账户？")
+    assert a.abstained
+
