@@ -15,16 +15,18 @@ from pathlib import Path
 
 from ..models import Answer, Citation
 from ..retrieve import IndexReader, Scored
-from ..text import NUMBER_RE, is_word, sentences
+from ..text import NUMBER_RE, sentences
 from .decide import MIN_COVERAGE, Signals, should_answer
 from .instructions import flagged_spans, is_instruction, masked
 from .query import _INTENT_WORDS, DEFINING, DEFINITION_ASKED, FACT_KINDS, Query
 from .ranges import row_fits
-from .support import gap
+from .support import gap, names_topic
 
 CONTEXT_WEIGHT = 0.3  # weight of a topic term inherited from an earlier turn
 MISSING_WEIGHT = 0.5  # share of full weight for a key term the corpus never uses
-MISSING_FRAGMENT_WEIGHT = 0.15  # … when the term is not a dictionary word either
+# … when the term cannot name a topic: not a dictionary word, or a number, an asking word or a
+# function word (answering.support.names_topic)
+MISSING_FRAGMENT_WEIGHT = 0.15
 SECOND_SENTENCE = 0.8  # a further sentence must score this share of the best
 MAX_SENTENCES = 3
 _HEADING_ONLY = re.compile(r"^\d{1,3}[.．、][^。]{0,30}。?$|^[一二三四五六七八九十]+、")
@@ -78,9 +80,10 @@ class TermWeights:
                 else:
                     # Unknown to the corpus. Filler ("咋弄", "口号") and real gaps ("税率") look
                     # alike here; the fact-kind and place checks catch the gaps, so this term
-                    # only dilutes coverage rather than deciding alone — and a fragment that
-                    # is not even a word (jieba's HMM output such as "人到") dilutes less.
-                    share = MISSING_WEIGHT if is_word(term) else MISSING_FRAGMENT_WEIGHT
+                    # only dilutes coverage rather than deciding alone — and one that cannot
+                    # name a topic ("十几万", "接着", jieba's HMM fragments such as "人到")
+                    # dilutes less.
+                    share = MISSING_WEIGHT if names_topic(term) else MISSING_FRAGMENT_WEIGHT
                     self.weights[term] = reader.max_idf * share
                     self.missing.append(term)
         self.total = sum(self.weights.values()) or 1.0

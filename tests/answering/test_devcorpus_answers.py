@@ -269,3 +269,16 @@ def test_a_figure_before_the_units_topic_does_not_answer(assistant):
     a = assistant.ask("创新券兑付申请审核通过后，资金多少个工作日内能拨付到服务机构账户？")
     assert a.abstained
 
+
+# -- words that cannot name a topic barely dilute coverage (issue 11) ------------------------------
+
+
+def test_numbers_and_function_words_unknown_to_the_corpus_do_not_push_an_answer_under_the_gate(
+    assistant,
+):
+    # "十几万" (a numeral) and "接着" (a conjunction) are in no document: the unit that says
+    # 不结转 still covers what the question is about
+    a = assistant.ask(
+        "老板让我问一下，我们公司去年领的创新券额度没用完，还剩十几万，能不能结转到今年接着用？"
+    )
+    assert not a.abstained and "不结转" in a.answer
