@@ -34,7 +34,9 @@ def assistant(tmp_path_factory):
     reason="open (issue 11): the preamble is separated and 第七条 is now a candidate whole, but "
     "the everyday verb 申请 (the corpus says 申领) outweighs 创新券 by corpus IDF, so the unit "
     "covers under MIN_COVERAGE; down-weighting verbs by word class fixed it but let near misses "
-    "through (devcorpus abstention recall fell on both splits)",
+    "through (devcorpus abstention recall fell on both splits); round 3 also tried the "
+    "preamble's words as extra keyword terms and its clause next to the ask joining the ask "
+    "(no gain on dev, a loss on fresh / dev-030 lost)",
 )
 def test_a_preamble_does_not_make_the_question_unanswerable(assistant):
     a = assistant.ask(
