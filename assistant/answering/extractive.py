@@ -15,16 +15,18 @@ from pathlib import Path
 
 from ..models import Answer, Citation
 from ..retrieve import IndexReader, Scored
-from ..text import NUMBER_RE, is_word, sentences
+from ..text import NUMBER_RE, sentences
 from .decide import MIN_COVERAGE, Signals, should_answer
 from .instructions import flagged_spans, is_instruction, masked
 from .query import _INTENT_WORDS, DEFINING, DEFINITION_ASKED, FACT_KINDS, Query
 from .ranges import row_fits
-from .support import gap
+from .support import gap, names_topic
 
 CONTEXT_WEIGHT = 0.3  # weight of a topic term inherited from an earlier turn
 MISSING_WEIGHT = 0.5  # share of full weight for a key term the corpus never uses
-MISSING_FRAGMENT_WEIGHT = 0.15  # … when the term is not a dictionary word either
+# … when the term cannot name a topic: not a dictionary word, or a number, an asking word or a
+# function word (answering.support.names_topic)
+MISSING_FRAGMENT_WEIGHT = 0.15
 SECOND_SENTENCE = 0.8  # a further sentence must score this share of the best
 MAX_SENTENCES = 3
 _HEADING_ONLY = re.compile(r"^\d{1,3}[.．、][^。]{0,30}。?$|^[一二三四五六七八九十]+、")
@@ -78,9 +80,10 @@ class TermWeights:
                 else:
                     # Unknown to the corpus. Filler ("咋弄", "口号") and real gaps ("税率") look
                     # alike here; the fact-kind and place checks catch the gaps, so this term
-                    # only dilutes coverage rather than deciding alone — and a fragment that
-                    # is not even a word (jieba's HMM output such as "人到") dilutes less.
-                    share = MISSING_WEIGHT if is_word(term) else MISSING_FRAGMENT_WEIGHT
+                    # only dilutes coverage rather than deciding alone — and one that cannot
+                    # name a topic ("十几万", "接着", jieba's HMM fragments such as "人到")
+                    # dilutes less.
+                    share = MISSING_WEIGHT if names_topic(term) else MISSING_FRAGMENT_WEIGHT
                     self.weights[term] = reader.max_idf * share
                     self.missing.append(term)
         self.total = sum(self.weights.values()) or 1.0
@@ -328,6 +331,30 @@ def _kinds_stated(query: Query, text: str) -> float:
     return sum(bool(FACT_KINDS[k][1].search(text)) for k in query.kinds) / len(query.kinds)
 
 
+# kinds of fact stated by a figure (a rate, an amount, a date, a length of time): a figure
+# belongs to what the words around it are about
+FIGURE_KINDS = frozenset({"rate", "money", "deadline", "duration"})
+
+
+def _fact_after_topic(cand: Candidate, weights: TermWeights, query: Query) -> bool:
+    """Does a unit of several sentences state the asked figure at or after its part most about
+    the question? A rule reads topic first, figure after ("市科技局审核通过后……拨付至服务机构
+    账户" after "服务机构应当在……30日内提交兑付申请"): a figure only before the part that is about
+    the question belongs to something else, and the unit does not answer."""
+    figures = [FACT_KINDS[k][1] for k in query.kinds if k in FIGURE_KINDS]
+    if not figures and query.quantity and not query.listing:
+        figures = [NUMBER_RE]
+    parts = [cand.text[s:e] for s, e in sentences(cand.text)]
+    if not figures or len(parts) < 2:
+        return True
+    cover = [weights.coverage(p) for p in parts]
+    top = cover.index(max(cover))  # the first of the parts most about the question
+    return all(
+        any(f.search(p) for p in parts[top:]) or not any(f.search(p) for p in parts[:top])
+        for f in figures
+    )
+
+
 def _row_cells(text: str) -> tuple[str, ...]:
     """A table row's cells from its text "表头：值；表头：值"."""
     return tuple(part.split("：", 1)[-1] for part in text.split("；"))
@@ -413,7 +440,7 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
     if not query.terms:
         return abstention(query, hits)
     weights = TermWeights(reader, query)
-    cands = _candidates(hits, query, weights)
+    cands = [c for c in _candidates(hits, query, weights) if _fact_after_topic(c, weights, query)]
     if not cands:
         return abstention(query, hits)
     best = cands[0]
@@ -441,7 +468,9 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
         # a whole unit is read with its heading and lead-in ("五、申报材料" over its list)
         if not any(required.search(_read_with_context(c)) for c in chosen):
             return abstention(query, hits, missing=label)
-    if query.quantity and not query.listing and not any(NUMBER_RE.search(c.text) for c in chosen):
+    # "多少天" asks a quantity too; the length of time the duration kind required is it
+    counted = query.quantity and not query.listing and "duration" not in query.kinds
+    if counted and not any(NUMBER_RE.search(c.text) for c in chosen):
         return abstention(query, hits, missing="具体数量")
 
     citations = [_citation(n, c) for n, c in enumerate(chosen, 1)]

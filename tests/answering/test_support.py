@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from assistant.answering.decide import MAX_GAP
-from assistant.answering.support import aspect_words, gap, specificity
+from assistant.answering.support import aspect_words, gap, names_topic, specificity
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "devcorpus"
 
@@ -30,6 +30,16 @@ def test_a_specific_noun_is_specific_enough_to_be_a_gap(word):
 @pytest.mark.parametrize("word", ["如果", "另外", "一起", "继续执行"])
 def test_everyday_words_and_compounds_of_them_are_not(word):
     assert specificity(word) < MAX_GAP
+
+
+@pytest.mark.parametrize("word", ["十几万", "八千万", "1500", "接着", "这边", "怎么", "人到"])
+def test_numbers_asking_words_function_words_and_fragments_name_no_topic(word):
+    assert not names_topic(word)
+
+
+@pytest.mark.parametrize("word", ["所得税", "传感器", "公寓", "结转", "LPR"])
+def test_nouns_verbs_and_latin_words_can_name_a_topic(word):
+    assert names_topic(word)
 
 
 def test_the_words_next_to_an_interrogative_name_the_kind_of_fact():
