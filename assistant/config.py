@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     embed_base_url: str | None = None
     embed_api_key: str | None = None
     embed_batch: int = Field(64, ge=1, le=2048)  # passages per request to a remote embedder
+    embed_timeout: float = Field(30.0, gt=0)  # seconds per request to a remote embedder
 
     api_key: str | None = None  # admin key for uploads and deletes
     openai_keys: str | None = None  # comma-separated bearer keys for /v1/chat/completions

@@ -11,7 +11,7 @@ import threading
 from langchain_core.embeddings import Embeddings
 
 from .config import Settings
-from .errors import ConfigError
+from .errors import ConfigError, EmbedderUnavailableError
 
 
 class CountingEmbeddings(Embeddings):
@@ -65,19 +65,31 @@ class OpenAICompatibleEmbeddings(Embeddings):
     too, about 1 s of every server start (measured on two cores), for code the embedder never
     runs. The LLM still comes from langchain-openai."""
 
-    def __init__(self, model: str, base_url: str, api_key: str, batch: int) -> None:
+    def __init__(
+        self, model: str, base_url: str, api_key: str, batch: int, timeout: float = 30.0
+    ) -> None:
         import openai
 
-        self._client = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=2)
+        self._client = openai.OpenAI(
+            base_url=base_url, api_key=api_key, max_retries=2, timeout=timeout
+        )
         self._model = model
         self._batch = max(int(batch), 1)
+        self._url = base_url
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        import openai
+
         out: list[list[float]] = []
         for i in range(0, len(texts), self._batch):
-            got = self._client.embeddings.create(
-                model=self._model, input=texts[i : i + self._batch], encoding_format="float"
-            )
+            try:
+                got = self._client.embeddings.create(
+                    model=self._model, input=texts[i : i + self._batch], encoding_format="float"
+                )
+            except openai.APIError as exc:  # refused, timed out, an error status, bad JSON
+                raise EmbedderUnavailableError(
+                    f"嵌入服务不可用（{self._url}）：{type(exc).__name__}"
+                ) from exc
             out += [d.embedding for d in sorted(got.data, key=lambda d: d.index)]
         return out
 
@@ -120,7 +132,11 @@ def _build(settings: Settings) -> CountingEmbeddings:
             raise ConfigError("PA_EMBEDDER=openai:<模型> 需要同时设置 PA_EMBED_BASE_URL")
         model = name.split(":", 1)[1]
         inner = OpenAICompatibleEmbeddings(
-            model, settings.embed_base_url, settings.embed_api_key or "none", settings.embed_batch
+            model,
+            settings.embed_base_url,
+            settings.embed_api_key or "none",
+            settings.embed_batch,
+            settings.embed_timeout,
         )
         # one HTTP request per batch, not per chunk
         return CountingEmbeddings(

@@ -56,6 +56,10 @@ class IndexBuildError(AssistantError):
     pass
 
 
+class EmbedderUnavailableError(AssistantError):
+    """A remote embeddings endpoint did not answer in time, refused, or failed."""
+
+
 class InvalidQuestionError(AssistantError):
     pass
 
