@@ -301,6 +301,7 @@ class IndexBuilder:
         self.settings = settings
         self._committed: dict | None = None  # the manifest this builder committed last
         self._committed_stamp: Stamp | None = None
+        self._delta: tuple[dict, frozenset[str]] | None = None  # see ``delta``
         self._known = known
         self.index_dir = Path(settings.index_dir)
         self.corpus_dir = Path(settings.corpus_dir)
@@ -324,6 +325,13 @@ class IndexBuilder:
         if self._committed is None or self._committed_stamp is None:
             return None
         return self._committed, self._committed_stamp
+
+    @property
+    def delta(self) -> tuple[dict, frozenset[str]] | None:
+        """What the last commit changed: the previous manifest's ``files`` (the very object)
+        and the paths whose records may differ from it, for a reader of that previous state
+        to patch itself by (``None`` after a full build, which touches every record)."""
+        return self._delta if self._committed is not None else None
 
     def _current_manifest(self) -> dict | None:
         """The committed manifest: the one the caller holds while the file is that commit."""
@@ -616,15 +624,37 @@ class IndexBuilder:
                 records.pop(rel, None)
                 summary.removed += 1
 
-        # 2. what the changed documents change in others: repeals, quoted terms
-        superseded = _repeals(records)
+        # 2. what the changed documents change in others: repeals, quoted terms. Both are
+        # kept in the manifest as summaries (the names repeals point at, the number of
+        # documents quoting each term), so that a change which touches neither costs nothing
+        # here; otherwise the repeals are resolved over every record, as a full build does.
+        old_derived = None if fresh or not old else _derived_of(old)
+        before = [old_records[rel] for rel in changes if rel in old_records]
+        after = [records[rel] for rel in changes if rel in records]
+        if old_derived is not None and not _touches_repeals(
+            [*before, *after], old_derived["repeal_targets"]
+        ):
+            superseded, repeal_targets = None, old_derived["repeal_targets"]
+        else:
+            superseded, repeal_targets = _repeals(records), _repeal_targets(records)
         for rel, doc in docs.items():
-            by = superseded.get(records[rel]["doc_id"])
+            by = superseded.get(records[rel]["doc_id"]) if superseded else None
             if by:
                 doc.metadata["status"], doc.metadata["superseded_by"] = "已废止", by
                 records[rel].update(status="已废止", superseded_by=by)
-        terms = sorted({t for r in records.values() for t in r.get("quoted", ())})
-        old_terms = set() if fresh else set(old.get("terms", []))
+        if old_derived is not None:
+            term_docs = dict(old_derived["term_docs"])
+            for rec, sign in [*((r, -1) for r in before), *((r, 1) for r in after)]:
+                for t in rec.get("quoted", ()) if not rec.get("error") else ():
+                    term_docs[t] = term_docs.get(t, 0) + sign
+                    if term_docs[t] <= 0:
+                        del term_docs[t]
+            same = term_docs.keys() == old_derived["term_docs"].keys()
+            terms = list(old["terms"]) if same else sorted(term_docs)
+        else:
+            term_docs = _term_docs(records)
+            terms = sorted(term_docs)
+        old_terms = set() if fresh or not old else set(old.get("terms", []))
         add_terms(domain)
         add_terms(terms)
         new_terms = [t for t in terms if t not in old_terms]
@@ -636,16 +666,22 @@ class IndexBuilder:
             self.progress("chunk", n, len(docs))
         if fresh or new_terms:
             others = list(records.items())
+        elif superseded is None:  # no repeal starts or ends: no other status changes
+            others = []
         else:  # a status can change only where a repeal starts or ends
             others = [
                 (rel, rec)
                 for rel, rec in records.items()
                 if rec.get("superseded_by") or rec.get("doc_id") in superseded
             ]
+        if superseded is None and others:  # (the repeals as the records hold them)
+            superseded = {
+                r["doc_id"]: r["superseded_by"] for r in records.values() if r.get("superseded_by")
+            }
         for rel, rec in others:
             if rel in entries or rec.get("error") or not rec.get("entry"):
                 continue
-            by = superseded.get(rec["doc_id"])
+            by = superseded.get(rec["doc_id"]) if superseded else None
             status = "已废止" if by else rec.get("stated_status") or "现行"
             restatus = (rec.get("status"), rec.get("superseded_by")) != (status, by)
             retoken = False
@@ -711,12 +747,15 @@ class IndexBuilder:
             "chroma": settings.chroma_url or "embedded",
             "chunks": total_chunks,
             "terms": terms,
+            "term_docs": term_docs,
+            "repeal_targets": repeal_targets,
             "files": dict(sorted(records.items())),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         write_json_atomic(self.index_dir / MANIFEST, manifest)
         self._committed = manifest
         self._committed_stamp = manifest_stamp(self.index_dir)  # ours: the lock is held
+        self._delta = None if fresh or not old else (old["files"], frozenset(touched))
         self._known = None
         for path in (self.index_dir / PENDING).glob("vectors-*.json"):
             path.unlink(missing_ok=True)
@@ -918,6 +957,15 @@ class IndexBuilder:
             rel for rel, rec in files.items() if not rec.get("error") and not self._entry_ok(rec)
         ]
         drift += [f"缺少文档条目：{rel}" for rel in missing_entries]
+        # the manifest's summaries of its records (what an update reads instead of them)
+        summaries = {"term_docs": _term_docs(files), "repeal_targets": _repeal_targets(files)}
+        stale = [k for k, v in summaries.items() if manifest.get(k) != v]
+        if stale:
+            report.problems.append(f"索引清单的汇总与文件记录不一致：{', '.join(stale)}")
+            if repair:
+                manifest.update(summaries)
+                write_json_atomic(self.index_dir / MANIFEST, manifest)
+                report.repaired.append("重算了索引清单的汇总")
         report.problems += drift
         if repair and drift:
             for rel in missing_entries:  # recomputed by the sync below
@@ -1068,6 +1116,50 @@ def _repeals(records: dict[str, dict]) -> dict[str, str | None]:
             metas[rec["doc_id"]] = m
     resolve_repeals(metas)
     return {doc_id: m.superseded_by for doc_id, m in metas.items() if m.superseded_by}
+
+
+def _repeal_targets(records: dict[str, dict]) -> list[str]:
+    """Every 文号 and title a readable document's repeal clause names: a change to a document
+    with none of these, repealing nothing itself, cannot change any document's status."""
+    names = set()
+    for r in records.values():
+        if not r.get("error"):
+            for target in r.get("repeals") or ():
+                names.update(v for v in (target.get("doc_no"), target.get("title")) if v)
+    return sorted(names)
+
+
+def _touches_repeals(changed: list[dict], targets: list[str]) -> bool:
+    """Whether records changed (as they were and as they are) can start or end a repeal."""
+    names = set(targets)
+    return any(
+        not r.get("error")
+        and bool(
+            r.get("repeals")
+            or r.get("superseded_by")
+            or r.get("doc_no") in names
+            or r.get("title") in names
+        )
+        for r in changed
+    )
+
+
+def _term_docs(records: dict[str, dict]) -> dict[str, int]:
+    """Quoted term → how many readable documents quote it."""
+    counts: dict[str, int] = {}
+    for r in records.values():
+        if not r.get("error"):
+            for t in r.get("quoted", ()):
+                counts[t] = counts.get(t, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _derived_of(manifest: dict) -> dict | None:
+    """The manifest's summaries of its records (``None`` in one written before they were
+    kept: the next update computes them)."""
+    if "term_docs" not in manifest or "repeal_targets" not in manifest:
+        return None
+    return {"term_docs": manifest["term_docs"], "repeal_targets": manifest["repeal_targets"]}
 
 
 def _chroma_meta(chunk: Chunk) -> dict:

@@ -104,17 +104,19 @@ class IndexReader:
         entries: dict[str, Entry],
         derived: dict | None = None,
         previous: IndexReader | None = None,
+        exactly: bool = False,
     ):
         """``derived`` — BM25, frequencies and spelling table of exactly these entries, from a
-        snapshot — skips recomputing them."""
+        snapshot — skips recomputing them; ``exactly`` — ``entries`` are the manifest's live
+        entries and nothing else (no need to pick them out of its records)."""
         from .answering.scope import CorpusScope
         from .targets import TargetLedger
 
         self.settings = settings
         self.manifest = manifest
         self.generation = manifest["generation"]
-        live: dict[str, Entry] = {}
-        for rec in manifest.get("files", {}).values():
+        live: dict[str, Entry] = entries if exactly else {}
+        for rec in manifest.get("files", {}).values() if not exactly else ():
             if not rec.get("error") and rec.get("entry"):
                 live[rec["entry"]] = entries[rec["entry"]]
         derived = derived or {}
@@ -556,12 +558,18 @@ class Retriever:
                 threading.Thread(target=self._load_in_background, daemon=True).start()
         return current
 
-    def refresh(self, committed: tuple[dict, Stamp] | None = None) -> IndexReader:
+    def refresh(
+        self,
+        committed: tuple[dict, Stamp] | None = None,
+        delta: tuple[dict, frozenset[str]] | None = None,
+    ) -> IndexReader:
         """Load the committed state now (after this process's own update), so that the next
         question is answered from it; ``committed`` — the manifest the update wrote and its
-        stamp (``IndexBuilder.committed``), used while the file is still that commit."""
+        stamp (``IndexBuilder.committed``), used while the file is still that commit;
+        ``delta`` — what that commit changed (``IndexBuilder.delta``): when it is relative to
+        the state in memory, only those records are looked at."""
         with self._lock:
-            self._load(committed)
+            self._load(committed, delta)
             return self._reader  # type: ignore[return-value]
 
     def _load_in_background(self) -> None:
@@ -574,14 +582,18 @@ class Retriever:
         finally:
             self._loading = False
 
-    def _load(self, committed: tuple[dict, Stamp] | None = None) -> None:
+    def _load(
+        self,
+        committed: tuple[dict, Stamp] | None = None,
+        delta: tuple[dict, frozenset[str]] | None = None,
+    ) -> None:
         index_dir = Path(self.settings.index_dir)
         for attempt in range(3):
             stamp = self._manifest_stamp()
             if committed is not None and attempt == 0 and committed[1] == stamp:
                 manifest = committed[0]  # the file is the commit just written: no re-parse
             else:
-                manifest = read_manifest(index_dir)
+                manifest, delta = read_manifest(index_dir), None
             if manifest is None:
                 raise IndexNotReadyError(str(index_dir))
             if manifest.get("version") != MANIFEST_VERSION:
@@ -597,6 +609,26 @@ class Retriever:
                     base = self._from_snapshot(manifest)
                 if base is not None and base.generation == manifest["generation"]:
                     reader = base
+                elif (
+                    delta is not None
+                    and base is not None
+                    and base is self._reader
+                    and delta[0] is base.manifest.get("files")
+                ):  # this process's own update of the state in memory: its records only
+                    entries = dict(base.entries)
+                    old_files, new_files = delta[0], manifest.get("files", {})
+                    for rel in delta[1]:
+                        rec = old_files.get(rel)
+                        if rec and rec.get("entry") and not rec.get("error"):
+                            entries.pop(rec["entry"], None)
+                    for rel in delta[1]:
+                        rec = new_files.get(rel)
+                        name = rec.get("entry") if rec and not rec.get("error") else None
+                        if name:
+                            entries[name] = base.entries.get(name) or read_entry(index_dir, name)
+                    reader = IndexReader(
+                        self.settings, manifest, entries, previous=base, exactly=True
+                    )
                 else:  # the change since the state in memory (or the saved one)
                     known = base.entries if base is not None else {}
                     entries = {}

@@ -220,7 +220,7 @@ class Assistant:
         with self._build_lock:
             builder = IndexBuilder(self.settings, progress, known=self.retriever.known())
             summary = builder.add(name, data)
-        self._updated(summary, builder.committed)
+        self._updated(summary, builder.committed, builder.delta)
         return doc_id_for(name), summary
 
     def delete_document(self, doc_id: str) -> BuildSummary:
@@ -240,17 +240,17 @@ class Assistant:
                 raise DocumentNotFoundError(doc_id)
             builder = IndexBuilder(self.settings, known=known)
             summary = builder.remove(rel)
-        self._updated(summary, builder.committed)
+        self._updated(summary, builder.committed, builder.delta)
         return summary
 
-    def _updated(self, summary: BuildSummary, committed=None) -> None:
+    def _updated(self, summary: BuildSummary, committed=None, delta=None) -> None:
         """After this process's own update: answer from the new state at once (from the
-        manifest the update wrote, ``committed``), and delete what it replaced once the grace
-        period has passed."""
+        manifest the update wrote, ``committed``, patched by what it changed, ``delta``), and
+        delete what it replaced once the grace period has passed."""
         if not summary.changed:
             return
         try:
-            self.retriever.refresh(committed)
+            self.retriever.refresh(committed, delta)
         except AssistantError:
             log.exception("the index was updated but could not be reopened")
         timer = threading.Timer(RETIRE_GRACE_S + 1, self._collect)

@@ -716,3 +716,113 @@ def test_a_scope_of_all_documents_but_the_repealed_excludes_them_instead_of_list
         assert [s.chunk.chunk_id for s in excluded] == [s.chunk.chunk_id for s in listed]
     answer = assistant.ask("创新券按合同金额的多少比例抵扣？")
     assert "40%" in answer.answer and "50%" not in answer.answer
+
+
+def test_an_update_touching_no_repeal_resolves_none_and_a_repealed_title_re_added_is_marked(
+    tmp_path, monkeypatch
+):
+    """The manifest keeps the names repeal clauses point at: an upload or delete of a document
+    that neither repeals anything nor is named by a repeal resolves no repeal over the corpus;
+    one that is named (the repealed version, deleted and uploaded again) is marked again."""
+    import assistant.index as index_module
+
+    settings = corpus_of(tmp_path, REPEALED, REPEALING, LOANS)
+    assistant = Assistant(settings)
+    assistant.build_index()
+    manifest = read_manifest(settings.index_dir)
+    assert "东科发〔2021〕8号" in manifest["repeal_targets"]
+    repealing_id = manifest["files"][REPEALING]["doc_id"]
+    resolved = []
+    real = index_module._repeals
+    monkeypatch.setattr(
+        index_module, "_repeals", lambda records: resolved.append(1) or real(records)
+    )
+
+    doc_id, _ = assistant.add_document("动态专项资金管理办法.txt", versioned(2))
+    assistant.delete_document(read_manifest(settings.index_dir)["files"][LOANS]["doc_id"])
+    assistant.delete_document(doc_id)
+    assert resolved == []
+    files = read_manifest(settings.index_dir)["files"]
+    assert files[REPEALED]["status"] == "已废止" and files[REPEALED]["superseded_by"]
+
+    old_id = files[REPEALED]["doc_id"]
+    assistant.delete_document(old_id)
+    assert resolved == [1]  # the deleted document was one a repeal names
+    assistant.add_document(REPEALED, DOCS[REPEALED].encode())
+    assert resolved == [1, 1]
+    rec = read_manifest(settings.index_dir)["files"][REPEALED]
+    assert rec["status"] == "已废止" and rec["superseded_by"] == repealing_id
+    reader = assistant.retriever.reader
+    assert {c.status for c in reader.doc_chunks[old_id]} == {"已废止"}
+    assert_clean(settings)
+
+
+def test_a_quoted_term_stays_a_term_while_any_document_quotes_it(tmp_path):
+    """The manifest counts the documents quoting each term: deleting one of two documents
+    that quote “科创贷” keeps it a term; deleting the second drops it — as a build from
+    scratch of what is left would have it."""
+    settings = corpus_of(tmp_path, LOANS)
+    assistant = Assistant(settings)
+    assistant.build_index()
+    quote = "{}\n\n第一条 设立“科创贷”产品，{}。\n"
+    a, _ = assistant.add_document("甲.txt", quote.format("甲办法", "单户最高500万元").encode())
+    b, _ = assistant.add_document("乙.txt", quote.format("乙办法", "贷款期限一年").encode())
+    manifest = read_manifest(settings.index_dir)
+    assert manifest["term_docs"]["科创贷"] == 2 and "科创贷" in manifest["terms"]
+    assistant.delete_document(a)
+    manifest = read_manifest(settings.index_dir)
+    assert manifest["term_docs"]["科创贷"] == 1 and "科创贷" in manifest["terms"]
+    assistant.delete_document(b)
+    manifest = read_manifest(settings.index_dir)
+    assert "科创贷" not in manifest["term_docs"] and "科创贷" not in manifest["terms"]
+    assert_clean(settings)  # the summaries equal ones computed from the records
+
+
+def test_check_finds_and_repairs_manifest_summaries_that_disagree_with_the_records(tmp_path):
+    from assistant.manifest import write_json_atomic
+
+    settings = corpus_of(tmp_path, REPEALED, REPEALING)
+    Assistant(settings).build_index()
+    path = Path(settings.index_dir) / "manifest.json"
+    manifest = read_manifest(settings.index_dir)
+    manifest["repeal_targets"] = []
+    del manifest["term_docs"]  # as a manifest written before the summaries were kept
+    write_json_atomic(path, manifest)
+    report = IndexBuilder(settings).check(repair=False)
+    assert any("汇总" in p for p in report.problems)
+    IndexBuilder(settings).check(repair=True)
+    assert read_manifest(settings.index_dir)["repeal_targets"]
+    assert_clean(settings)
+
+
+def test_a_servers_own_updates_patch_its_state_to_what_a_state_read_afresh_holds(tmp_path):
+    """After this process's upload, re-upload and delete (each applied to the state in memory
+    by what it changed), the state holds exactly the entries, chunks and answers of a state
+    combined from the manifest anew."""
+    from assistant.retrieve import IndexReader
+
+    settings = corpus_of(tmp_path, REPEALED, LOANS)
+    assistant = Assistant(settings)
+    assistant.build_index()
+    assert assistant.retriever.reader is not None  # the state in memory
+    doc_id, _ = assistant.add_document("动态专项资金管理办法.txt", versioned(1))
+    builder = IndexBuilder(settings, known=assistant.retriever.known())
+    builder.add("动态专项资金管理办法.txt", versioned(4))  # a new version of the same file
+    old_files, touched = builder.delta
+    assert touched == {"动态专项资金管理办法.txt"}
+    assert old_files is assistant.retriever.current.manifest["files"]
+    assistant.retriever.refresh(builder.committed, builder.delta)
+    assistant.delete_document(read_manifest(settings.index_dir)["files"][LOANS]["doc_id"])
+    live = assistant.retriever.reader
+    manifest = read_manifest(settings.index_dir)
+    entries = {
+        r["entry"]: read_entry(settings.index_dir, r["entry"]) for r in manifest["files"].values()
+    }
+    fresh = IndexReader(settings, manifest, entries)
+    assert live.entries.keys() == fresh.entries.keys()
+    assert live.doc_rows.keys() == fresh.doc_rows.keys()
+    texts = lambda state: sorted(c.text for c in state.chunks if c is not None)  # noqa: E731
+    assert texts(live) == texts(fresh)
+    answer = assistant.ask("动态专项资金对每家企业的补助标准是多少？").answer
+    assert "400万元" in answer and "100万元" not in answer
+    assert_clean(settings)
