@@ -71,7 +71,7 @@ from .store import (
     get_collection,
     list_collection_names,
 )
-from .text import add_terms, load_dictionary, quoted_terms, search_tokens
+from .text import CorpusText, add_terms, load_dictionary, quoted_terms, search_tokens
 
 __all__ = [
     "MANIFEST",
@@ -294,11 +294,15 @@ class IndexBuilder:
         settings: Settings,
         progress: ProgressFn | None = None,
         known: tuple[dict, Stamp] | None = None,
+        text: CorpusText | None = None,
     ):
         """``known`` — a manifest the caller holds with its stamp (a server's current state):
         used instead of reading the file while the file is still that commit. It is only
-        read, never changed."""
+        read, never changed. ``text`` — the documents' text in that state (the reader's
+        ``full_text``): which documents contain a term an upload newly quotes is then looked
+        up in it instead of in every document's entry file."""
         self.settings = settings
+        self._text = text if known is not None else None
         self._committed: dict | None = None  # the manifest this builder committed last
         self._committed_stamp: Stamp | None = None
         self._delta: tuple[dict, frozenset[str]] | None = None  # see ``delta``
@@ -328,9 +332,9 @@ class IndexBuilder:
 
     @property
     def delta(self) -> tuple[dict, frozenset[str]] | None:
-        """What the last commit changed: the previous manifest's ``files`` (the very object)
-        and the paths whose records may differ from it, for a reader of that previous state
-        to patch itself by (``None`` after a full build, which touches every record)."""
+        """What the last commit changed: the previous manifest and the paths whose records
+        may differ from it, for a reader of that previous state (its generation) to patch
+        itself by (``None`` after a full build, which touches every record)."""
         return self._delta if self._committed is not None else None
 
     def _current_manifest(self) -> dict | None:
@@ -576,6 +580,9 @@ class IndexBuilder:
         embedder = get_embedder(settings)
         client = get_client(settings)
         old = self._current_manifest()
+        # the caller's text describes ``old`` only while ``old`` is the caller's manifest
+        text = self._text if self._known is not None and old is self._known[0] else None
+        self._text = None
         dict_fp = _dictionary_fingerprint(self.corpus_dir)
         if not fresh and self._needs_fresh(old, embedder.embedder_id, dict_fp, client):
             # an upload into an index built by another embedder or chunker: rebuild it first
@@ -664,7 +671,21 @@ class IndexBuilder:
         for n, (rel, doc) in enumerate(docs.items(), 1):
             entries[rel] = _entry_of(rel, doc, records[rel])
             self.progress("chunk", n, len(docs))
-        if fresh or new_terms:
+        if new_terms and not fresh and text is not None:
+            # the documents holding a new term, by their text or their title (chunks are
+            # tokenised with the title), and those whose status a repeal can change
+            holders = set().union(*(text.holders(t) for t in new_terms))
+            others = [
+                (rel, rec)
+                for rel, rec in records.items()
+                if rec.get("doc_id") in holders
+                or any(t in rec.get("title", "") for t in new_terms)
+                or (
+                    superseded is not None
+                    and (rec.get("superseded_by") or rec.get("doc_id") in superseded)
+                )
+            ]
+        elif fresh or new_terms:
             others = list(records.items())
         elif superseded is None:  # no repeal starts or ends: no other status changes
             others = []
@@ -755,7 +776,7 @@ class IndexBuilder:
         write_json_atomic(self.index_dir / MANIFEST, manifest)
         self._committed = manifest
         self._committed_stamp = manifest_stamp(self.index_dir)  # ours: the lock is held
-        self._delta = None if fresh or not old else (old["files"], frozenset(touched))
+        self._delta = None if fresh or not old else (old, frozenset(touched))
         self._known = None
         for path in (self.index_dir / PENDING).glob("vectors-*.json"):
             path.unlink(missing_ok=True)

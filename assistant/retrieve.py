@@ -613,10 +613,10 @@ class Retriever:
                     delta is not None
                     and base is not None
                     and base is self._reader
-                    and delta[0] is base.manifest.get("files")
+                    and delta[0].get("generation") == base.generation
                 ):  # this process's own update of the state in memory: its records only
                     entries = dict(base.entries)
-                    old_files, new_files = delta[0], manifest.get("files", {})
+                    old_files, new_files = delta[0].get("files", {}), manifest.get("files", {})
                     for rel in delta[1]:
                         rec = old_files.get(rel)
                         if rec and rec.get("entry") and not rec.get("error"):

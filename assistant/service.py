@@ -218,10 +218,22 @@ class Assistant:
         if (corpus / name).resolve().parent != corpus.resolve():
             raise LoadError(name, "文件名无效")
         with self._build_lock:
-            builder = IndexBuilder(self.settings, progress, known=self.retriever.known())
+            builder = IndexBuilder(self.settings, progress, **self._state_for_update())
             summary = builder.add(name, data)
         self._updated(summary, builder.committed, builder.delta)
         return doc_id_for(name), summary
+
+    def _state_for_update(self) -> dict:
+        """The state in memory, for an update to start from: its manifest (with the stamp of
+        the file it was read from) and, when the reader is of that manifest's generation, its
+        text."""
+        known = self.retriever.known()
+        reader = self.retriever.current
+        text = None
+        if known is not None and reader is not None:
+            if reader.generation == known[0].get("generation"):
+                text = reader.full_text
+        return {"known": known, "text": text}
 
     def delete_document(self, doc_id: str) -> BuildSummary:
         with self._build_lock:

@@ -173,7 +173,7 @@ class CorpusText:
     fraction of the corpus — and a search is one scan of the same characters as before."""
 
     BUCKETS = 64
-    __slots__ = ("_members", "_joined", "_words")
+    __slots__ = ("_members", "_joined", "_words", "_texts")
 
     def __init__(self, texts: Mapping[str, str], words: Container[str] = frozenset()):
         """``texts``: document id → text; ``words``: terms known to occur in them (the index's
@@ -184,6 +184,7 @@ class CorpusText:
         self._members = [tuple(m) for m in members]
         self._joined = ["\n".join(texts[k] for k in m) for m in self._members]
         self._words = words
+        self._texts = texts
 
     @classmethod
     def _bucket(cls, key: str) -> int:
@@ -204,8 +205,17 @@ class CorpusText:
             touched.add(b)
         for b in touched:
             joined[b] = "\n".join(texts[k] for k in members[b])
-        new._members, new._joined, new._words = members, joined, words
+        new._members, new._joined, new._words, new._texts = members, joined, words, texts
         return new
 
     def __contains__(self, fragment: str) -> bool:
         return fragment in self._words or any(fragment in part for part in self._joined)
+
+    def holders(self, fragment: str) -> set[str]:
+        """The ids of the documents whose text contains ``fragment`` (one scan of the
+        corpus's characters, then a look at the members of the groups that hold it)."""
+        found: set[str] = set()
+        for members, part in zip(self._members, self._joined, strict=True):
+            if fragment in part:
+                found.update(k for k in members if fragment in self._texts[k])
+        return found

@@ -808,9 +808,9 @@ def test_a_servers_own_updates_patch_its_state_to_what_a_state_read_afresh_holds
     doc_id, _ = assistant.add_document("动态专项资金管理办法.txt", versioned(1))
     builder = IndexBuilder(settings, known=assistant.retriever.known())
     builder.add("动态专项资金管理办法.txt", versioned(4))  # a new version of the same file
-    old_files, touched = builder.delta
+    old, touched = builder.delta
     assert touched == {"动态专项资金管理办法.txt"}
-    assert old_files is assistant.retriever.current.manifest["files"]
+    assert old["generation"] == assistant.retriever.current.generation
     assistant.retriever.refresh(builder.committed, builder.delta)
     assistant.delete_document(read_manifest(settings.index_dir)["files"][LOANS]["doc_id"])
     live = assistant.retriever.reader
@@ -825,4 +825,48 @@ def test_a_servers_own_updates_patch_its_state_to_what_a_state_read_afresh_holds
     assert texts(live) == texts(fresh)
     answer = assistant.ask("动态专项资金对每家企业的补助标准是多少？").answer
     assert "400万元" in answer and "100万元" not in answer
+    assert_clean(settings)
+
+
+def test_an_upload_quoting_a_new_term_retokenises_only_the_documents_that_hold_it(
+    tmp_path, monkeypatch
+):
+    """A term an upload newly quotes (“蓝海创融券”) becomes one token in every document that
+    contains it, as a build from scratch would have it — and the documents that hold it are
+    found in the server's text of the corpus, not by reading every document's entry file."""
+    from assistant.text import search_tokens
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    holder = "东港市科技信贷工作方案.txt"
+    (corpus / holder).write_text(
+        "东港市科技信贷工作方案\n\n一、推广蓝海创融券产品，全年投放蓝海创融券5亿元。\n",
+        encoding="utf-8",
+    )
+    (corpus / LOANS).write_text(DOCS[LOANS], encoding="utf-8")
+    settings = make_settings(tmp_path)
+    assistant = Assistant(settings)
+    assistant.build_index()
+    before = read_manifest(settings.index_dir)["files"]
+    assert "蓝海创融券" not in search_tokens("推广蓝海创融券产品")  # not yet a term
+    read = []
+    original = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(self) or original(self))
+    _, summary = assistant.add_document(
+        "东港市蓝海创融券管理办法.txt",
+        "东港市蓝海创融券管理办法\n\n第一条 “蓝海创融券”单户额度最高500万元。\n".encode(),
+    )
+    assert summary.updated == 2  # the upload and the one document holding the term
+    entries = Path(settings.index_dir) / ENTRIES
+    # of the entry files there were, only the holder's was read (to re-tokenise it); the new
+    # state's entries are read by the reader that loads it
+    old_entries = {rec["entry"] for rec in before.values()}
+    assert {p.name for p in read if p.parent == entries} & old_entries == {before[holder]["entry"]}
+    after = read_manifest(settings.index_dir)["files"]
+    assert after[holder]["entry"] != before[holder]["entry"]
+    assert after[LOANS]["entry"] == before[LOANS]["entry"]
+    tokens = read_entry(settings.index_dir, after[holder]["entry"]).tokens
+    assert any("蓝海创融券" in t for t in tokens)
+    hits = assistant.search("蓝海创融券投放多少", top_k=3)
+    assert {h.doc_id for h in hits} >= {after[holder]["doc_id"]}
     assert_clean(settings)
