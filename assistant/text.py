@@ -43,6 +43,9 @@ def _dictionary_files(corpus_dir: Path | None) -> list[Path]:
 
 def add_terms(terms: Iterable[str]) -> None:
     """Teach jieba domain terms (鲁科贷, 科技副总 …) so they are never split."""
+    terms = terms if isinstance(terms, (list, tuple, set, frozenset)) else list(terms)
+    if _added_terms.issuperset(terms):  # every update passes the corpus's terms: known ones
+        return
     with _lock:
         added = False
         for term in terms:

@@ -57,6 +57,9 @@ def document(seed: int) -> tuple[str, str]:
         title,
         doc_no,
         f"{city}科学技术局  {year}年{rnd.randint(1, 12)}月{rnd.randint(1, 28)}日",
+        # a name the document coins in quotes, as real policies do (“鲁科贷”): each upload
+        # brings a term new to the corpus, which the index learns and re-tokenises by
+        f"为实施“{city[:2]}{measure[:2]}{seed}号计划”（以下简称“计划”），制定本办法。",
         "",
     ]
     article = 0
