@@ -284,3 +284,10 @@ def test_numbers_and_function_words_unknown_to_the_corpus_do_not_push_an_answer_
         "老板让我问一下，我们公司去年领的创新券额度没用完，还剩十几万，能不能结转到今年接着用？"
     )
     assert not a.abstained and "不结转" in a.answer
+
+
+def test_a_which_ones_question_is_not_answered_as_a_count_from_the_targets_ledger(assistant):
+    # "哪几类" asks which kinds; the 2025 plan's "引进培育高层次科技人才400名" counts people
+    a = assistant.ask("高层次人才分为哪几类？")
+    assert not a.abstained and a.mode == "extractive"
+    assert "四类" in a.answer and "400名" not in a.answer
