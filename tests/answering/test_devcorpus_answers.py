@@ -291,3 +291,18 @@ def test_a_which_ones_question_is_not_answered_as_a_count_from_the_targets_ledge
     a = assistant.ask("高层次人才分为哪几类？")
     assert not a.abstained and a.mode == "extractive"
     assert "四类" in a.answer and "400名" not in a.answer
+
+
+def test_a_date_is_quoted_with_what_it_dates(assistant):
+    # the 印发 line, not the bare date under the signature
+    a = assistant.ask("科技创新券管理办法是哪一天印发的？")
+    assert "2025年2月10日" in a.answer
+    assert "印发" in a.citations[0].text and "2025年2月10日" in a.citations[0].text
+
+
+def test_a_repealed_documents_own_statement_of_its_validity_is_quoted(assistant):
+    a = assistant.ask("创新券暂行办法的有效性是什么？")
+    assert not a.abstained and "废止" in a.answer
+    own = a.citations[0]
+    assert own.doc_id == "东港市科技创新券管理暂行办法（2021）.txt" and "已失效" in own.text
+    assert any(c.doc_id == "东港市科技创新券管理办法.txt" for c in a.citations[1:])
