@@ -306,3 +306,12 @@ def test_a_repealed_documents_own_statement_of_its_validity_is_quoted(assistant)
     own = a.citations[0]
     assert own.doc_id == "东港市科技创新券管理暂行办法（2021）.txt" and "已失效" in own.text
     assert any(c.doc_id == "东港市科技创新券管理办法.txt" for c in a.citations[1:])
+
+
+def test_a_year_the_asker_gives_a_figure_for_does_not_pick_that_years_plan(assistant):
+    # "2024年度研发费用900万元" is the asker's own account, not a request for the 2024 工作要点
+    a = assistant.ask(
+        "一家企业2023年度研发费用600万元，2024年度研发费用900万元，研发费用增量是多少？"
+    )
+    assert not a.abstained
+    assert a.citations[0].doc_id == "东港市企业研发投入后补助实施细则.md"
