@@ -92,24 +92,34 @@ def field_answer(
         if f == "status":
             value = meta.get("status") or "现行"
         loc = locate(f, meta, reader.doc_chunks.get(doc_id, []))
+        locs = [loc] if loc is not None else []
         if f == "status" and meta.get("superseded_by"):
             new = reader.scope.docs.get(meta["superseded_by"])
             if new is not None:
-                loc = locate("status", {"status": "已废止"}, reader.doc_chunks.get(new.doc_id, []))
+                repeal = locate(
+                    "status", {"status": "已废止"}, reader.doc_chunks.get(new.doc_id, [])
+                )
+                # what the document (or its page) states of itself, then the repeal: "有效性：
+                # 已失效" is the document's own word, the repeal says by what
+                stated = meta.get("stated_status") not in (None, "现行")
+                own = [loc] if loc is not None and stated else []
+                locs = own + ([repeal] if repeal is not None else [])
                 since = new.meta.get("effective_from")
                 value = f"已废止（已被《{new.title}》废止" + (
                     f"，新办法自{cn_date(since)}起施行）" if since else "）"
                 )
-        if not value or loc is None:
+        if not value or not locs:
             lines.append(f"《{info.title}》的{label(f)}：文件中没有写明。")
             continue
-        chunk = loc.chunk
-        n = first_id + len(cites)
-        cites.append(Citation.from_span(n, chunk, loc.start, loc.end, score=1.0))
+        quotes = []
+        for where in locs:
+            n = first_id + len(cites)
+            cites.append(Citation.from_span(n, where.chunk, where.start, where.end, score=1.0))
+            quotes.append(f"{cites[-1].text} [{n}]")
         shown = "、".join(value) if isinstance(value, list) else str(value)
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", shown):
             shown = cn_date(shown)
-        lines.append(f"《{info.title}》的{label(f)}：{shown}。原文：{cites[-1].text} [{n}]")
+        lines.append(f"《{info.title}》的{label(f)}：{shown}。原文：{'；'.join(quotes)}")
     return lines, cites
 
 

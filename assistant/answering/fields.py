@@ -60,6 +60,14 @@ def _date_forms(iso: str) -> list[str]:
     return [iso, f"{y}年{int(m)}月{int(d)}日", f"{y}.{int(m)}.{int(d)}", f"{y}/{int(m)}/{int(d)}"]
 
 
+# the words that say what a date field's date is the date of
+_DATED_EVENT = {
+    "date": re.compile(r"印发|成文|发文"),
+    "published": re.compile(r"发布"),
+    "effective_from": re.compile(r"施行|实施|生效"),
+}
+
+
 @dataclass(frozen=True)
 class Located:
     chunk: Chunk
@@ -96,11 +104,13 @@ def locate(field: str, meta: dict, chunks: list[Chunk]) -> Located | None:
     if not needles:
         return None
     ordered = sorted(chunks, key=lambda c: (c.kind != "metadata", c.ordinal))
-    if field == "effective_from":  # prefer "自……起施行" over a date elsewhere
+    if event := _DATED_EVENT.get(field):
+        # a date quoted with what it dates ("自……起施行", "……2025年2月10日印发") over the
+        # same date standing alone or elsewhere
         for c in ordered:
             for s, e in _spans(c):
                 piece = c.text[s:e]
-                if any(n in piece for n in needles) and re.search(r"施行|实施|生效", piece):
+                if any(n in piece for n in needles) and event.search(piece):
                     return Located(c, s, e)
     for c in ordered:
         if found := _sentence_with(c, needles):

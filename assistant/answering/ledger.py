@@ -22,6 +22,8 @@ from .query import FACT_KINDS, Query, analyse, places
 
 # A question asks for a target when it asks how many / how much, or names a 目标/指标.
 _ASKS_TARGET = re.compile(r"多少|几|目标|指标|要达到|达到|规模|总额|总投资|数量")
+# "哪几类 / 哪几个 / 哪几项" asks which ones, not how many: its 几 asks for no count
+_WHICH = re.compile(r"哪几")
 # … but not for a per-unit standard or a cap, which a plan's total target never answers.
 _PER_UNIT = re.compile(
     r"单个|单家|单笔|单项|每家|每个|每户|每人|每张|每月|每次|每项|一张|最多|最高|上限|至多|封顶"
@@ -76,7 +78,7 @@ def answer(ledger: TargetLedger, question: str | Query, filters=None, within=Non
     else:
         query = analyse(question, ledger.corrector, vocabulary=ledger.vocabulary)
     text = query.text
-    if not _ASKS_TARGET.search(text) or _PER_UNIT.search(text):
+    if not _ASKS_TARGET.search(_WHICH.sub("", text)) or _PER_UNIT.search(text):
         return None
     if set(query.kinds) - {"money", "rate"}:
         return None  # a deadline, a contact, materials, conditions, names: not a target

@@ -284,3 +284,34 @@ def test_numbers_and_function_words_unknown_to_the_corpus_do_not_push_an_answer_
         "老板让我问一下，我们公司去年领的创新券额度没用完，还剩十几万，能不能结转到今年接着用？"
     )
     assert not a.abstained and "不结转" in a.answer
+
+
+def test_a_which_ones_question_is_not_answered_as_a_count_from_the_targets_ledger(assistant):
+    # "哪几类" asks which kinds; the 2025 plan's "引进培育高层次科技人才400名" counts people
+    a = assistant.ask("高层次人才分为哪几类？")
+    assert not a.abstained and a.mode == "extractive"
+    assert "四类" in a.answer and "400名" not in a.answer
+
+
+def test_a_date_is_quoted_with_what_it_dates(assistant):
+    # the 印发 line, not the bare date under the signature
+    a = assistant.ask("科技创新券管理办法是哪一天印发的？")
+    assert "2025年2月10日" in a.answer
+    assert "印发" in a.citations[0].text and "2025年2月10日" in a.citations[0].text
+
+
+def test_a_repealed_documents_own_statement_of_its_validity_is_quoted(assistant):
+    a = assistant.ask("创新券暂行办法的有效性是什么？")
+    assert not a.abstained and "废止" in a.answer
+    own = a.citations[0]
+    assert own.doc_id == "东港市科技创新券管理暂行办法（2021）.txt" and "已失效" in own.text
+    assert any(c.doc_id == "东港市科技创新券管理办法.txt" for c in a.citations[1:])
+
+
+def test_a_year_the_asker_gives_a_figure_for_does_not_pick_that_years_plan(assistant):
+    # "2024年度研发费用900万元" is the asker's own account, not a request for the 2024 工作要点
+    a = assistant.ask(
+        "一家企业2023年度研发费用600万元，2024年度研发费用900万元，研发费用增量是多少？"
+    )
+    assert not a.abstained
+    assert a.citations[0].doc_id == "东港市企业研发投入后补助实施细则.md"
