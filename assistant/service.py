@@ -326,6 +326,13 @@ class Assistant:
         if not has_searchable_content(query):
             return []
         reader = self.retriever.reader
+        # scoped as a question is (its place, year, named documents; repealed versions only
+        # when asked for), but ranked by all its words: a preamble's words, which must not
+        # count toward an answer's coverage, still help find the passage (measured on the
+        # eval sets: hit@1 devcorpus dev 0.65 → 0.71, fresh dev 0.52 → 0.59)
+        scope = reader.scope.resolve(understand(normalise(query)).ask, reader.full_text)
+        if not scope.out_of_scope:  # (out of scope: the closest passages, as ask shows them)
+            filters = scoped_filters(filters, scope)
         text = analyse(query, reader.corrector).text
         return self.retriever.retrieve(text, top_k or self.settings.top_k, filters, reader)
 

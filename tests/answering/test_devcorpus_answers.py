@@ -315,3 +315,15 @@ def test_a_year_the_asker_gives_a_figure_for_does_not_pick_that_years_plan(assis
     )
     assert not a.abstained
     assert a.citations[0].doc_id == "东港市企业研发投入后补助实施细则.md"
+
+
+def test_search_is_scoped_as_a_question_is(assistant):
+    """``search`` (``/v1/search``) keeps a repealed version out unless asked for it, and keeps
+    to the place a question names — as ``ask`` does — while ranking by all the words."""
+    repealed = "东港市科技创新券管理暂行办法（2021）.txt"
+    hits = assistant.search("创新券按合同金额的多少比例抵扣？", top_k=8)
+    assert hits and repealed not in {h.doc_id for h in hits}
+    hits = assistant.search("2021年的暂行办法里，创新券按合同金额的多少比例抵扣？", top_k=8)
+    assert hits and hits[0].doc_id == repealed
+    hits = assistant.search("威海市今年的科技工作重点有哪些？", top_k=8)
+    assert hits and {h.doc_id for h in hits} == {"2025年全市科技工作要点.txt"}
