@@ -327,3 +327,10 @@ def test_search_is_scoped_as_a_question_is(assistant):
     assert hits and hits[0].doc_id == repealed
     hits = assistant.search("威海市今年的科技工作重点有哪些？", top_k=8)
     assert hits and {h.doc_id for h in hits} == {"2025年全市科技工作要点.txt"}
+
+
+def test_a_year_whose_figure_the_question_asks_about_is_still_the_year_asked_for(assistant):
+    # unlike a premise ("2023年度研发费用800万元，…"), the figure here is what is asked: no
+    # document covers 2026, and the answer says so
+    a = assistant.ask("东港市2026年研发投入强度要达到3%吗？")
+    assert a.abstained and "没有2026年" in a.answer
