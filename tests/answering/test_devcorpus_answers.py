@@ -327,3 +327,29 @@ def test_search_is_scoped_as_a_question_is(assistant):
     assert hits and hits[0].doc_id == repealed
     hits = assistant.search("威海市今年的科技工作重点有哪些？", top_k=8)
     assert hits and {h.doc_id for h in hits} == {"2025年全市科技工作要点.txt"}
+
+
+@pytest.mark.parametrize(
+    ("question", "condition"),
+    [
+        (
+            "您好，我们单位是做软件外包的，企业所得税一直按核定征收方式缴纳，"
+            "今年能不能申请研发投入后补助？",
+            "查账征收",
+        ),
+        (
+            "你好，我是刚来东港一家企业工作的硕士，公司只和我签了两年的劳动合同，"
+            "可以申请安家补贴吗？",
+            "5年以上劳动合同",
+        ),
+    ],
+    ids=["tax-filing", "contract-length"],
+)
+def test_an_eligibility_question_is_answered_with_the_condition_its_situation_meets(
+    assistant, question, condition
+):
+    # the asker's situation (the preamble) is what the condition is matched against: it takes
+    # part in retrieval and in choosing the unit, and the condition is quoted
+    a = assistant.ask(question)
+    assert not a.abstained
+    assert any(condition in c.text for c in a.citations[:3])
