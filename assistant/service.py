@@ -406,6 +406,14 @@ class Assistant:
         if not query.terms and context:  # "2025年呢？": the earlier turn's topic is the topic
             query = replace(query, terms=tuple(context), context=())
         query = replace(query, original=question)
+        # "……签的是3年的劳动合同，这样能申请安家补贴吗？": the asker's situation is what the
+        # condition must be matched against, so it takes part in retrieval (the whole question
+        # is searched, one query embedding as before) and in choosing the unit
+        search_text = query.text
+        if asked.eligibility:
+            situation = tuple(t for t in content_terms(asked.context) if t not in query.terms)
+            query = replace(query, situation=situation, eligibility=True)
+            search_text = analyse(f"{asked.context}，{ask}", reader.corrector).text
         if not has_searchable_content(question) or not (query.terms or scope.named):
             why = "请用文字描述想了解的政策，例如“鲁科贷今年的目标是多少？”"
             return Evidence(question, query, [], abstention(query, [], why), t0, t0)
@@ -421,7 +429,7 @@ class Assistant:
         # the answerer weighs more candidates than a search shows: the unit that answers is
         # often not the chunk that ranks first
         k = max(self.settings.top_k, ANSWER_CANDIDATES)
-        hits = self.retriever.retrieve_scored(query.text, k, filters, extra, reader)
+        hits = self.retriever.retrieve_scored(search_text, k, filters, extra, reader)
         t1 = time.perf_counter()
         # A question asking for a target is answered from the ledger row, when one matches
         # and retrieval agrees that the row's sentence is about the question.

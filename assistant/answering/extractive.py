@@ -19,6 +19,7 @@ from ..text import NUMBER_RE, sentences
 from .decide import MIN_COVERAGE, Signals, should_answer
 from .instructions import flagged_spans, is_instruction, masked
 from .query import _INTENT_WORDS, DEFINING, DEFINITION_ASKED, FACT_KINDS, Query
+from .question import eligibility_spans
 from .ranges import row_fits
 from .support import gap, names_topic
 
@@ -57,7 +58,7 @@ class TermWeights:
         self.aliases: dict[str, list[str]] = {}  # question word → corpus words meaning the same
         self.missing: list[str] = []
         vocab = reader.df
-        intent, kind = _asking_spans(query.text)
+        intent, kind = _asking_spans(query.text, query.eligibility)
         for term in query.terms:
             # part of how the question asks ("能不能" → "不能"), or of the phrase asking for a
             # kind of fact that the corpus never words so ("最多能"): the kind check covers it
@@ -89,6 +90,10 @@ class TermWeights:
         self.total = sum(self.weights.values()) or 1.0
         # earlier turns' topic: helps choose between sentences, never needed to answer
         self.context = {t: reader.idf.get(t, 0.0) * CONTEXT_WEIGHT for t in query.context}
+        # an eligibility question's situation, by corpus IDF (words the corpus never uses
+        # cannot be matched and weigh nothing)
+        self.situation = {t: reader.idf.get(t, 0.0) for t in query.situation}
+        self.eligibility = query.eligibility
 
     def coverage(self, text: str) -> float:
         got = 0.0
@@ -96,6 +101,15 @@ class TermWeights:
             if term in text or any(a in text for a in self.aliases.get(term, ())):
                 got += weight
         return got / self.total
+
+    def condition_bonus(self, text: str) -> float:
+        """For an eligibility question: a unit stating a condition, the more so the more of
+        the asker's situation it speaks to."""
+        if not self.eligibility or not CONDITION.search(text):
+            return 0.0
+        total = sum(self.situation.values())
+        spoken = sum(w for t, w in self.situation.items() if t in text)
+        return CONDITION_BONUS + (SITUATION_WEIGHT * spoken / total if total else 0.0)
 
     def context_bonus(self, text: str) -> float:
         """A tie-breaker: never more than ``CONTEXT_WEIGHT`` in all, however few words the
@@ -107,10 +121,14 @@ class TermWeights:
         return min(got / self.total, CONTEXT_WEIGHT * got / sum(self.context.values()))
 
 
-def _asking_spans(text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+def _asking_spans(
+    text: str, eligibility: bool = False
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Where the question asks ("能不能", "多少"), and where it asks for a kind of fact
     ("最多能拿多少", "什么时候")."""
     intent = [m.span() for m in _INTENT_WORDS.finditer(text)]
+    if eligibility:  # "能申请……吗": how it asks whether one may, not its topic
+        intent += eligibility_spans(text)
     kind = [m.span() for asked, _r, _l in FACT_KINDS.values() for m in asked.finditer(text)]
     return intent, kind
 
@@ -156,6 +174,19 @@ KIND_BONUS = 0.25
 DEFINITION_BONUS = 0.2  # a defining clause, for "什么是……"
 TIER_FIT = 0.5  # a table row whose tier holds the question's amount (minus when it does not)  # a whole unit (list, table row, 答) that is the kind of answer asked for
 _LIST_KINDS = {"conditions", "materials", "names"}
+# An eligibility question ("……签的是3年的劳动合同，这样能申请安家补贴吗？") is answered by the
+# condition it turns on: a unit stating one — a list the lead-in calls 条件 ("应当同时具备下列
+# 条件"), an exclusion (不予, 不得, 不纳入, 不适用, 除外) — ranks up by ``CONDITION_BONUS``, and
+# the more of the asker's situation (IDF-weighted) it speaks to, the more, up to
+# ``SITUATION_WEIGHT``: as much as the ask's own coverage counts, since for such a question the
+# situation is what the condition is matched against. Threshold words (以上, 不超过, 须) are not
+# the signal: nearly every clause of a rule has one. General drafting words, not one corpus's.
+CONDITION_BONUS = 0.25
+SITUATION_WEIGHT = 1.0
+CONDITION = re.compile(
+    r"(具备|符合|满足|达到)[^。；;\n]{0,10}条件|(申报|申请|申领|资格)条件|条件[:：]"
+    r"|不予|不得|不纳入|不适用|不属于|除外|仅限"
+)
 
 
 # an enumeration run into one paragraph: "……下列材料：（一）……；（二）……"
@@ -182,7 +213,7 @@ def _answer_span(chunk) -> tuple[int, int] | None:
 def _wants_unit(query: Query, chunk) -> bool:
     if chunk.kind in ("qa", "metadata"):
         return True
-    wants_list = query.listing or bool(_LIST_KINDS & set(query.kinds))
+    wants_list = query.listing or bool(_LIST_KINDS & set(query.kinds)) or query.eligibility
     if chunk.kind == "table_row":  # a row answers about its entity, not "哪些材料"
         return not wants_list or "materials" not in query.kinds
     return wants_list
@@ -208,10 +239,14 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
         if span is not None and _wants_unit(query, chunk) and not flagged_spans(chunk.text):
             s, e = span
             unit = chunk.text[s:e]
-            own = weights.coverage(f"{chunk.lead_in or ''} {unit}")
+            # a 答 is read with its 问, as a list is with its lead-in: "答：申报人应当同时符合以下
+            # 条件……" under "问：人才申报安家补贴需要满足哪些基本条件？" speaks of 安家补贴
+            lead = chunk.lead_in or (chunk.text[:s] if chunk.kind == "qa" else "")
+            own = weights.coverage(f"{lead} {unit}")
             read = f"{chunk.title} {chunk.section} {chunk.lead_in or ''} {chunk.text}"
             cov = weights.coverage(read)
             score = 0.6 * own + 0.4 * cov + UNIT_BONUS + weights.context_bonus(unit)
+            score += weights.condition_bonus(f"{chunk.lead_in or ''} {unit}")
             if chunk.kind == "table_row":  # a tier row the question's amount falls in
                 fits = row_fits(query.original, _row_cells(chunk.text))
                 score += TIER_FIT if fits else (-TIER_FIT if fits is False else 0.0)
@@ -251,6 +286,7 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
             read = f"{chunk.title} {chunk.section} {context} {sent}"
             cov = weights.coverage(read)
             score = 0.6 * own + 0.4 * cov + weights.context_bonus(sent)
+            score += weights.condition_bonus(sent)
             if q_bigrams:
                 score += 0.15 * len(q_bigrams & _bigrams(sent)) / len(q_bigrams)
             if query.quantity and NUMBER_RE.search(sent):

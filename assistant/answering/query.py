@@ -160,6 +160,10 @@ class Query:
     years: tuple[int, ...] = field(default_factory=tuple)
     context: tuple[str, ...] = ()  # topic terms carried over from earlier turns (weighed less)
     asks_title: bool = False  # "这一条的标题是什么" — a heading is then the answer
+    # an eligibility question's situation ("核定征收", "3年的劳动合同"): words the unit stating
+    # the condition speaks to; they choose among units, never count toward coverage
+    situation: tuple[str, ...] = ()
+    eligibility: bool = False  # "……能申请……吗？" with the asker's situation before it
 
 
 def focus(text: str) -> str:

@@ -4,6 +4,10 @@
   装备配套的小公司，去年营收大概八千万……") keeps those clauses only as context; the ask is the
   rest ("今年申请创新券最多能拿多少？"). Filler that introduces the ask ("想问一下", "请问") is
   dropped.
+- **Eligibility**: a yes/no question whether the asker may apply for, receive or count for
+  something ("……签的是3年的劳动合同，这样能申请安家补贴吗？"). Its preamble is then no mere
+  wrapping: the asker's situation is what a condition must be matched against
+  (``Asked.eligibility``).
 - **Parts**: a question of several asking sentences ("按多少比例抵扣？单份合同最多抵扣多少？") is
   split into parts, each answered (or said to be missing) on its own.
 """
@@ -24,6 +28,27 @@ _OPENING = re.compile(
 _FILLER = re.compile(
     r"^(想问一下|想问下|想咨询一下|想咨询|请问一下|请问|问一下|我想知道|想了解一下|想了解)[，,]?"
 )
+# Asking whether one may: a modal of permission or possibility, then a verb of applying,
+# receiving or being counted, closed as a yes/no question (a final particle, an A-not-A
+# "能不能", "是否"). General Chinese grammar, not corpus words.
+_MODAL = r"(?:能否|可否|是否|能不能|可不可以|能|可以|可)"
+_OBTAIN = r"(?:申请|申报|申领|报名|报|享受|领取|领|拿|获得|参加|参与|算|认定|纳入|列入)"
+_ELIGIBILITY = re.compile(_MODAL + r"(?:再|也|还|都|去|来|够)?" + _OBTAIN)
+_YES_NO = re.compile(r"(?:吗|么|嘛|不|没有)\s*[？?]?\s*$|能否|可否|是否|能不能|可不可以")
+_WH = re.compile(r"多少|几|哪|什么|怎么|如何|怎样|啥|多久|多长")
+
+
+def asks_eligibility(ask: str) -> bool:
+    """Does ``ask`` ask whether the asker may apply for or receive something — a yes/no
+    question, not one asking which, how much or how?"""
+    last = [p for p in re.split(r"[。；;\n]", ask) if p.strip()]
+    text = last[-1] if last else ask
+    return bool(_ELIGIBILITY.search(text) and _YES_NO.search(text) and not _WH.search(text))
+
+
+def eligibility_spans(ask: str) -> list[tuple[int, int]]:
+    """Where an eligibility question asks ("能申请", "还能算进"): how it asks, not its topic."""
+    return [m.span() for m in _ELIGIBILITY.finditer(ask)]
 
 
 @dataclass(frozen=True)
@@ -31,6 +56,9 @@ class Asked:
     ask: str  # the asking text, preamble removed
     context: str  # the preamble, kept for retrieval at low weight
     parts: tuple[str, ...]  # one per asking sentence (one part when the question is single)
+    # a yes/no question whether the asker qualifies, with a preamble stating their situation:
+    # the preamble's words then take part in retrieval and in choosing the unit
+    eligibility: bool = False
 
 
 def understand(text: str) -> Asked:
@@ -53,4 +81,7 @@ def understand(text: str) -> Asked:
             merged[-1] += p
         else:
             merged.append(p)
-    return Asked(ask, "".join(context).strip(" ，,"), tuple(merged) or (ask,))
+    preamble = "".join(context).strip(" ，,")
+    asked_parts = tuple(merged) or (ask,)
+    eligibility = bool(preamble) and len(asked_parts) == 1 and asks_eligibility(ask)
+    return Asked(ask, preamble, asked_parts, eligibility)

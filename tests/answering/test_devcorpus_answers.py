@@ -334,3 +334,29 @@ def test_a_year_whose_figure_the_question_asks_about_is_still_the_year_asked_for
     # document covers 2026, and the answer says so
     a = assistant.ask("东港市2026年研发投入强度要达到3%吗？")
     assert a.abstained and "没有2026年" in a.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "condition"),
+    [
+        (
+            "您好，我们单位是做软件外包的，企业所得税一直按核定征收方式缴纳，"
+            "今年能不能申请研发投入后补助？",
+            "查账征收",
+        ),
+        (
+            "你好，我是刚来东港一家企业工作的硕士，公司只和我签了两年的劳动合同，"
+            "可以申请安家补贴吗？",
+            "5年以上劳动合同",
+        ),
+    ],
+    ids=["tax-filing", "contract-length"],
+)
+def test_an_eligibility_question_is_answered_with_the_condition_its_situation_meets(
+    assistant, question, condition
+):
+    # the asker's situation (the preamble) is what the condition is matched against: it takes
+    # part in retrieval and in choosing the unit, and the condition is quoted
+    a = assistant.ask(question)
+    assert not a.abstained
+    assert any(condition in c.text for c in a.citations[:3])
