@@ -795,16 +795,26 @@ def test_check_finds_and_repairs_manifest_summaries_that_disagree_with_the_recor
     assert_clean(settings)
 
 
-def test_a_servers_own_updates_patch_its_state_to_what_a_state_read_afresh_holds(tmp_path):
+def test_a_servers_own_updates_patch_its_state_to_what_a_state_read_afresh_holds(
+    tmp_path, monkeypatch
+):
     """After this process's upload, re-upload and delete (each applied to the state in memory
-    by what it changed), the state holds exactly the entries, chunks and answers of a state
-    combined from the manifest anew."""
+    by what it changed, not by walking the manifest's records), the state holds exactly the
+    entries, chunks and answers of a state combined from the manifest anew."""
     from assistant.retrieve import IndexReader
 
     settings = corpus_of(tmp_path, REPEALED, LOANS)
     assistant = Assistant(settings)
     assistant.build_index()
     assert assistant.retriever.reader is not None  # the state in memory
+    patched = []  # how each new state was combined: from the change alone, or from every record
+    real_init = IndexReader.__init__
+
+    def recording_init(self, *args, exactly=False, **kwargs):
+        patched.append(exactly)
+        real_init(self, *args, exactly=exactly, **kwargs)
+
+    monkeypatch.setattr(IndexReader, "__init__", recording_init)
     doc_id, _ = assistant.add_document("动态专项资金管理办法.txt", versioned(1))
     builder = IndexBuilder(settings, known=assistant.retriever.known())
     builder.add("动态专项资金管理办法.txt", versioned(4))  # a new version of the same file
@@ -813,6 +823,7 @@ def test_a_servers_own_updates_patch_its_state_to_what_a_state_read_afresh_holds
     assert old["generation"] == assistant.retriever.current.generation
     assistant.retriever.refresh(builder.committed, builder.delta)
     assistant.delete_document(read_manifest(settings.index_dir)["files"][LOANS]["doc_id"])
+    assert patched == [True, True, True]  # upload, re-upload, delete
     live = assistant.retriever.reader
     manifest = read_manifest(settings.index_dir)
     entries = {
