@@ -177,13 +177,18 @@ class LiveBM25:
         reader's row count (rows no document holds score 0). ``same_rows`` — the caller
         vouches that the documents ``previous`` had kept their rows (else each is compared)."""
         old = previous.counts if previous is not None else {}
-        # copies: the previous index keeps answering with its own tables meanwhile (dict
-        # copies and key-set differences run at C speed; only the change is looped over)
-        vocab = dict(previous.terms) if previous is not None else {}
-        counts = dict(old)
-        first = dict(previous.first_row) if previous is not None else {}
         removed = list(old.keys() - rows.keys())
         added = [k for k in rows.keys() - old.keys()]
+        # copies: the previous index keeps answering with its own tables meanwhile (dict
+        # copies and key-set differences run at C speed; only the change is looped over). The
+        # vocabulary — the largest table — is shared when no document is added (only added
+        # documents' terms extend it; renumbering makes a new one)
+        if previous is None:
+            vocab: dict[str, int] = {}
+        else:
+            vocab = dict(previous.terms) if added else previous.terms
+        counts = dict(old)
+        first = dict(previous.first_row) if previous is not None else {}
         relaid = previous is None or n_rows < previous.n_rows
         if not relaid and not same_rows:
             relaid = any(first[k] != r for k, r in rows.items() if k in first)
