@@ -635,13 +635,12 @@ class IndexBuilder:
         # kept in the manifest as summaries (the names repeals point at, the number of
         # documents quoting each term), so that a change which touches neither costs nothing
         # here; otherwise the repeals are resolved over every record, as a full build does.
-        old_derived = None if fresh or not old else _derived_of(old)
+        # (a manifest written before the summaries were kept gets them computed here)
+        summarised = bool(not fresh and old and "term_docs" in old and "repeal_targets" in old)
         before = [old_records[rel] for rel in changes if rel in old_records]
         after = [records[rel] for rel in changes if rel in records]
-        if old_derived is not None and not _touches_repeals(
-            [*before, *after], old_derived["repeal_targets"]
-        ):
-            superseded, repeal_targets = None, old_derived["repeal_targets"]
+        if summarised and not _touches_repeals([*before, *after], old["repeal_targets"]):
+            superseded, repeal_targets = None, old["repeal_targets"]
         else:
             superseded, repeal_targets = _repeals(records), _repeal_targets(records)
         for rel, doc in docs.items():
@@ -649,14 +648,14 @@ class IndexBuilder:
             if by:
                 doc.metadata["status"], doc.metadata["superseded_by"] = "已废止", by
                 records[rel].update(status="已废止", superseded_by=by)
-        if old_derived is not None:
-            term_docs = dict(old_derived["term_docs"])
+        if summarised:
+            term_docs = dict(old["term_docs"])
             for rec, sign in [*((r, -1) for r in before), *((r, 1) for r in after)]:
                 for t in rec.get("quoted", ()) if not rec.get("error") else ():
                     term_docs[t] = term_docs.get(t, 0) + sign
                     if term_docs[t] <= 0:
                         del term_docs[t]
-            same = term_docs.keys() == old_derived["term_docs"].keys()
+            same = term_docs.keys() == old["term_docs"].keys()
             terms = list(old["terms"]) if same else sorted(term_docs)
         else:
             term_docs = _term_docs(records)
@@ -1173,14 +1172,6 @@ def _term_docs(records: dict[str, dict]) -> dict[str, int]:
             for t in r.get("quoted", ()):
                 counts[t] = counts.get(t, 0) + 1
     return dict(sorted(counts.items()))
-
-
-def _derived_of(manifest: dict) -> dict | None:
-    """The manifest's summaries of its records (``None`` in one written before they were
-    kept: the next update computes them)."""
-    if "term_docs" not in manifest or "repeal_targets" not in manifest:
-        return None
-    return {"term_docs": manifest["term_docs"], "repeal_targets": manifest["repeal_targets"]}
 
 
 def _chroma_meta(chunk: Chunk) -> dict:
