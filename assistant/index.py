@@ -57,11 +57,14 @@ from .load import iter_corpus_files, load_bytes
 from .manifest import (
     MANIFEST,
     MANIFEST_VERSION,
+    RECORDS,
     Stamp,
+    live_shard_files,
     manifest_stamp,
     read_manifest,
     write_atomic,
     write_json_atomic,
+    write_manifest,
 )
 from .models import Chunk
 from .store import (
@@ -438,7 +441,7 @@ class IndexBuilder:
             return
         st = path.stat()
         manifest["files"][rel].update(size=st.st_size, mtime_ns=st.st_mtime_ns)
-        write_json_atomic(self.index_dir / MANIFEST, manifest)
+        self._write_manifest(manifest, [rel])
 
     @staticmethod
     def _discard_txn(pending: Path, txn: str) -> None:
@@ -532,7 +535,7 @@ class IndexBuilder:
             if changes:  # only stats differ (a copy, a touch): remember them, no new state
                 for rel, change in changes.items():
                     old["files"][rel].update(size=change.size, mtime_ns=change.mtime_ns)
-                write_json_atomic(self.index_dir / MANIFEST, old)
+                self._write_manifest(old, list(changes))
             self._collect_retired()
             return self._summary_of(old, started)
         summary = self._apply(changes, fresh=fresh, started=started, force=force)
@@ -592,7 +595,7 @@ class IndexBuilder:
         # (copy on write: a record this update changes is replaced, never edited in place —
         # the previous state's manifest holds the same objects)
         records: dict[str, dict] = {} if fresh else dict(old["files"])
-        old_records = {} if not old else dict(old.get("files", {}))
+        old_records: dict[str, dict] = {} if not old else old.get("files", {})  # (only read)
 
         # 1. load the changed files (a scan is OCRed with the index's page cache)
         domain = load_dictionary(self.corpus_dir)
@@ -749,14 +752,16 @@ class IndexBuilder:
             write_atomic(self.index_dir / ENTRIES / name, entry.dumps())
             records[rel] = entry.record
         touched = set(changes) | set(entries)  # records that may differ from the old ones
-        if fresh or not old or "chunks" not in old:
-            total_chunks = sum(r.get("chunks", 0) for r in records.values() if not r.get("error"))
-        else:  # the previous total, ± the records this update touched
-            total_chunks = old["chunks"]
+        if fresh or not old or "chunks" not in old or "documents" not in old:
+            indexed = [r for r in records.values() if not r.get("error")]
+            total_chunks, total_docs = sum(r.get("chunks", 0) for r in indexed), len(indexed)
+        else:  # the previous totals, ± the records this update touched
+            total_chunks, total_docs = old["chunks"], old["documents"]
             for rel in touched:
                 for rec, sign in ((old_records.get(rel), -1), (records.get(rel), 1)):
                     if rec and not rec.get("error"):
                         total_chunks += sign * rec.get("chunks", 0)
+                        total_docs += sign
         manifest = {
             "version": MANIFEST_VERSION,
             "generation": time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6],
@@ -766,13 +771,17 @@ class IndexBuilder:
             "dictionary": dict_fp,
             "chroma": settings.chroma_url or "embedded",
             "chunks": total_chunks,
+            "documents": total_docs,
             "terms": terms,
             "term_docs": term_docs,
             "repeal_targets": repeal_targets,
-            "files": dict(sorted(records.items())),
+            "files": records,  # (in any order: the shards are written sorted)
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        write_json_atomic(self.index_dir / MANIFEST, manifest)
+        # (only the shards of the records this update touched are written)
+        retired_records = write_manifest(
+            self.index_dir, manifest, None if fresh or not old else touched, old or {}
+        )
         self._committed = manifest
         self._committed_stamp = manifest_stamp(self.index_dir)  # ours: the lock is held
         self._delta = None if fresh or not old else (old, frozenset(touched))
@@ -794,12 +803,18 @@ class IndexBuilder:
         keep = {i for e in entries.values() for i in e.vector_ids()}
         stale_ids = [i for i in stale_ids if i not in keep]
         old_colls = [old["collection"]] if fresh and old and old.get("collection") else []
-        self._retire(ids=stale_ids, entries=retired_entries, collections=old_colls, adopt=keep)
+        self._retire(
+            ids=stale_ids,
+            entries=retired_entries,
+            collections=old_colls,
+            records=retired_records,
+            adopt=keep,
+        )
         if fresh:  # a rebuild leaves nothing of the old layout behind
             shutil.rmtree(self.index_dir / "gen", ignore_errors=True)
-        self._collect_retired()
+        self._collect_retired(manifest=manifest)
 
-        summary.files = sum(1 for r in records.values() if not r.get("error"))
+        summary.files = total_docs
         summary.chunks = total_chunks
         summary.reused = total_chunks - summary.embedded  # every vector not embedded now
         summary.changed = True
@@ -875,6 +890,11 @@ class IndexBuilder:
 
     # -- retirement and garbage ------------------------------------------------------------
 
+    def _write_manifest(self, manifest: dict, touched: list[str] | None = None) -> None:
+        """Rewrite the committed manifest, edited in place (its ``touched`` records' shards,
+        or all of them), retiring the shard files it replaces."""
+        self._retire(records=write_manifest(self.index_dir, manifest, touched))
+
     def _read_retired(self) -> list[dict]:
         try:
             return json.loads((self.index_dir / RETIRED).read_text(encoding="utf-8"))["items"]
@@ -888,23 +908,27 @@ class IndexBuilder:
         collections=(),
         at: float | None = None,
         adopt: set[str] | None = None,
+        records=(),
     ) -> None:
         items = self._read_retired()
         if adopt:  # ids the new state uses again must outlive an earlier retirement
             for item in items:
                 item["ids"] = [i for i in item.get("ids", []) if i not in adopt]
-        if ids or entries or collections:
+        if ids or entries or collections or records:
             items.append(
                 {
                     "at": time.time() if at is None else at,
                     "ids": list(ids),
                     "entries": list(entries),
                     "collections": list(collections),
+                    "records": list(records),
                 }
             )
         write_json_atomic(self.index_dir / RETIRED, {"items": items})
 
-    def _collect_retired(self, everything: bool = False) -> None:
+    def _collect_retired(self, everything: bool = False, manifest: dict | None = None) -> None:
+        """Delete what was retired longer ago than the grace period (``manifest`` — the one
+        just committed, when the caller has it)."""
         items = self._read_retired()
         if not items:
             return
@@ -913,10 +937,12 @@ class IndexBuilder:
         if not ripe:
             return
         client = get_client(self.settings)
-        manifest = read_manifest(self.index_dir) or {}
+        if manifest is None:
+            manifest = read_manifest(self.index_dir) or {}
         live_coll = manifest.get("collection")
         names = set(list_collection_names(client))
         live_entries = {r.get("entry") for r in manifest.get("files", {}).values()}
+        live_records = live_shard_files(manifest)
         coll = get_collection(client, live_coll) if live_coll in names else None
         for item in ripe:
             ids = item.get("ids", [])
@@ -926,6 +952,9 @@ class IndexBuilder:
             for name in item.get("entries", []):
                 if name not in live_entries:
                     (self.index_dir / ENTRIES / name).unlink(missing_ok=True)
+            for name in item.get("records", []):
+                if name not in live_records:
+                    (self.index_dir / RECORDS / name).unlink(missing_ok=True)
             for name in item.get("collections", []):
                 if name != live_coll and name in names:
                     try:
@@ -984,7 +1013,7 @@ class IndexBuilder:
             report.problems.append(f"索引清单的汇总与文件记录不一致：{', '.join(stale)}")
             if repair:
                 manifest.update(summaries)
-                write_json_atomic(self.index_dir / MANIFEST, manifest)
+                self._write_manifest(manifest)
                 report.repaired.append("重算了索引清单的汇总")
         report.problems += drift
         if repair and drift:
@@ -992,7 +1021,7 @@ class IndexBuilder:
                 files[rel].pop("entry", None)
                 files[rel]["size"] = None
             if missing_entries:
-                write_json_atomic(self.index_dir / MANIFEST, manifest)
+                self._write_manifest(manifest, missing_entries)
             self._sync(force=False)
             report.repaired.append("按语料目录同步了索引")
             manifest = read_manifest(self.index_dir) or manifest
@@ -1037,6 +1066,16 @@ class IndexBuilder:
         ]
         if stray_entries:
             report.problems.append(f"有 {len(stray_entries)} 个不再使用的文档条目文件")
+        record_dir = self.index_dir / RECORDS
+        live_records = live_shard_files(manifest)
+        retired_records = {e for item in retired for e in item.get("records", [])}
+        stray_records = [
+            p
+            for p in (record_dir.iterdir() if record_dir.is_dir() else [])
+            if p.name not in live_records and p.name not in retired_records
+        ]
+        if stray_records:
+            report.problems.append(f"有 {len(stray_records)} 个不再使用的索引清单分片文件")
         stray_dirs = _orphan_segments(self.index_dir, self.settings)
         if stray_dirs:
             report.problems.append(f"Chroma 目录中有 {len(stray_dirs)} 个已删除集合留下的文件夹")
@@ -1056,6 +1095,10 @@ class IndexBuilder:
             path.unlink(missing_ok=True)
         if stray_entries:
             report.repaired.append(f"删除了 {len(stray_entries)} 个多余条目文件")
+        for path in stray_records:
+            path.unlink(missing_ok=True)
+        if stray_records:
+            report.repaired.append(f"删除了 {len(stray_records)} 个多余的索引清单分片文件")
         if lacking:
             by_rel = {}
             for rel, rec in manifest["files"].items():

@@ -38,6 +38,7 @@ from .manifest import (
 from .models import Chunk, Hit
 from .spelling import Corrector
 from .store import get_client, get_collection
+from .tables import Layered, Rows
 from .text import STOPWORDS, CorpusText, add_terms, load_dictionary, search_tokens
 
 log = logging.getLogger(__name__)
@@ -168,21 +169,17 @@ class IndexReader:
         # the table the spelling table is rebuilt from (only a table: no earlier state is kept)
         self._corrector_base = _built_corrector(previous)
         self.vocabulary = Vocabulary(df, domain)
-        sentence_df: Counter[str] | None = derived.get("sentence_df")
+        sentence_df: Mapping[str, int] | None = derived.get("sentence_df")
         if sentence_df is None and base is not None:  # the previous state's, ± the change
-            sentence_df = Counter(base._derived["sentence_df"])
-            for name in removed:
-                sdf = base.entries[name].sentence_df
-                sentence_df.subtract(sdf)
-                for term in sdf:  # only the lowered counts can reach zero
-                    if sentence_df[term] <= 0:
-                        del sentence_df[term]
-            for name in added:
-                sentence_df.update(self.entries[name].sentence_df)
+            sentence_df = _layered(base._derived["sentence_df"]).changed(
+                [base.entries[name].sentence_df for name in removed],
+                [self.entries[name].sentence_df for name in added],
+            )
         if sentence_df is None:
-            sentence_df = Counter()
+            counts: Counter[str] = Counter()
             for e in self.entries.values():
-                sentence_df.update(e.sentence_df)
+                counts.update(e.sentence_df)
+            sentence_df = Layered(counts)
         self._derived = {
             "bm25": self.bm25,
             "sentence_df": sentence_df,
@@ -196,12 +193,16 @@ class IndexReader:
                 e = base.entries[name]
                 n_sentences -= e.n_sentences
                 if base._entry_of.get(e.doc_id) == name and e.doc_id not in self.doc_rows:
-                    del targets[e.doc_id], texts[e.doc_id], locality[e.doc_id]
+                    del texts[e.doc_id], locality[e.doc_id]
+                    targets.pop(e.doc_id, None)
         else:
             targets, texts, locality, n_sentences = {}, {}, {}, 0
         for name in added if base is not None else self.entries:
             e = self.entries[name]
-            targets[e.doc_id] = e.targets
+            if e.targets:  # (the ledger holds documents with rows only)
+                targets[e.doc_id] = e.targets
+            else:
+                targets.pop(e.doc_id, None)
             texts[e.doc_id] = e.text
             locality[e.doc_id] = set(e.record.get("locality") or ())
             n_sentences += e.n_sentences
@@ -235,7 +236,7 @@ class IndexReader:
             order, n_rows = sorted(live, key=lambda name: live[name].rel), None
         before_vids = derived.get("vector_ids") or (previous._vids if previous is not None else {})
         before_rows = previous._vid_rows if previous is not None else {}
-        self.chunks: list[Chunk | None] = []  # by row; None: a removed document's old rows
+        self.chunks: Rows[Chunk | None] = Rows()  # by row; None: a removed document's old rows
         self.entries: dict[str, Entry] = {}
         self.doc_chunks: dict[str, list[Chunk]] = {}
         self.doc_rows: dict[str, tuple[int, int]] = {}  # doc_id → its rows in ``chunks``
@@ -247,17 +248,17 @@ class IndexReader:
             e = live[name]
             row = layout["rows"][name] if n_rows is not None else len(self.chunks)
             if row > len(self.chunks):
-                self.chunks += [None] * (row - len(self.chunks))
+                self.chunks.extend([None] * (row - len(self.chunks)))
             self._place(name, e, before_vids.get(name), before_rows.get(name))
         if n_rows is not None and n_rows > len(self.chunks):
-            self.chunks += [None] * (n_rows - len(self.chunks))
+            self.chunks.extend([None] * (n_rows - len(self.chunks)))
         self.n_chunks = sum(len(e.chunks) for e in self.entries.values())
         self._holes = len(self.chunks) - self.n_chunks
 
     def _carry(self, base: IndexReader, live, removed: list[str], added: list[str]) -> None:
         """Rows as the previous state had them: removed documents' rows emptied (holes), new
         documents' appended."""
-        self.chunks = list(base.chunks)
+        self.chunks = base.chunks.copy()  # (shares its blocks until written)
         self.entries = dict(base.entries)
         self.doc_chunks = dict(base.doc_chunks)
         self.doc_rows = dict(base.doc_rows)
@@ -270,7 +271,7 @@ class IndexReader:
         for name in removed:
             e = self.entries.pop(name)
             lo = self._rows.pop(name)
-            self.chunks[lo : lo + len(e.chunks)] = [None] * len(e.chunks)
+            self.chunks.clear(lo, lo + len(e.chunks))
             del self._vids[name], self._vid_rows[name]
             if self._entry_of.get(e.doc_id) == name:
                 del self._entry_of[e.doc_id], self.doc_rows[e.doc_id], self.doc_chunks[e.doc_id]
@@ -284,7 +285,7 @@ class IndexReader:
         """Append one document's chunks as rows."""
         doc_id = e.doc_id
         row = len(self.chunks)
-        self.chunks += e.chunks
+        self.chunks.extend(e.chunks)
         self.entries[name] = e
         self.doc_chunks[doc_id] = e.chunks
         self.doc_rows[doc_id] = (row, len(self.chunks))
@@ -495,6 +496,11 @@ def _built_corrector(reader: IndexReader | None) -> Corrector | None:
     if reader is None:
         return None
     return reader.__dict__.get("corrector") or reader._corrector_base
+
+
+def _layered(counts: Mapping[str, int]) -> Layered:
+    """(a snapshot written before counts were layered holds a plain Counter)"""
+    return counts if isinstance(counts, Layered) else Layered(counts)
 
 
 def _snapshot(reader: IndexReader) -> None:

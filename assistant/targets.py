@@ -371,7 +371,8 @@ class TargetLedger:
     ) -> TargetLedger:
         """A ledger combined from per-document parts computed at index time (rows by document,
         sentence frequencies, places), so that opening an index does not re-read its corpus.
-        ``targets`` maps each document to its rows; ``corrector_base`` — an earlier state's
+        ``targets`` maps each document that has rows to them (kept, not copied: the caller
+        does not change it afterwards); ``corrector_base`` — an earlier state's
         spelling table, whose sounds this one's reuses; ``full_text`` — the index's searchable
         text of these documents (``CorpusText``), so that it is not joined a second time."""
         ledger = cls.__new__(cls)
@@ -397,7 +398,7 @@ class TargetLedger:
         self._corrector_base = None
         self._by_doc: dict[str, list[Target]] = {}
         if by_doc is not None:
-            self._by_doc = {doc_id: rows for doc_id, rows in by_doc.items() if rows}
+            self._by_doc = by_doc
         else:
             for row in self._targets:  # type: ignore[union-attr]
                 self._by_doc.setdefault(row.doc_id, []).append(row)
@@ -467,7 +468,7 @@ class TargetLedger:
         for e in entries:
             df.update(e.sentence_df)
         return cls.from_parts(
-            {e.doc_id: e.targets for e in entries},
+            {e.doc_id: e.targets for e in entries if e.targets},
             {e.doc_id: e.text for e in entries},
             {e.doc_id: set(e.record.get("locality") or ()) for e in entries},
             df,

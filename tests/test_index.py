@@ -110,9 +110,10 @@ def test_new_chunker_version_rebuilds(tmp_path, monkeypatch):
 def test_new_embedder_rebuilds_without_reusing_vectors(tmp_path):
     settings = small_corpus(tmp_path)
     IndexBuilder(settings).build()
-    manifest = read_manifest(settings.index_dir)
-    manifest["embedder_id"] = "some-other-embedder"  # as left by an index built with another model
-    (settings.index_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    head_path = settings.index_dir / "manifest.json"  # (the head: the records are in shards)
+    head = json.loads(head_path.read_text(encoding="utf-8"))
+    head["embedder_id"] = "some-other-embedder"  # as left by an index built with another model
+    head_path.write_text(json.dumps(head), encoding="utf-8")
     n, summary = embedded_during(settings)
     assert summary.changed and n == summary.chunks
     assert read_manifest(settings.index_dir)["embedder_id"] == get_embedder(settings).embedder_id

@@ -3,6 +3,7 @@ check-and-repair, and two servers sharing one Chroma server and one index direct
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import pickle
@@ -20,6 +21,7 @@ import pytest
 from assistant.config import Settings
 from assistant.embed import get_embedder
 from assistant.index import ENTRIES, IndexBuilder, read_entry, read_manifest
+from assistant.manifest import shard_of
 from assistant.service import Assistant
 from assistant.store import get_client, get_collection
 from tests.api.live_server import ADMIN_KEY, LiveServer
@@ -880,4 +882,74 @@ def test_an_upload_quoting_a_new_term_retokenises_only_the_documents_that_hold_i
     assert any("蓝海创融券" in t for t in tokens)
     hits = assistant.search("蓝海创融券投放多少", top_k=3)
     assert {h.doc_id for h in hits} >= {after[holder]["doc_id"]}
+    assert_clean(settings)
+
+
+# -- the manifest in shards ------------------------------------------------------------------
+
+
+def _head(settings: Settings) -> dict:
+    return json.loads((Path(settings.index_dir) / "manifest.json").read_text(encoding="utf-8"))
+
+
+def _changed(before: dict[str, str], after: dict[str, str]) -> set[str]:
+    return {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+
+
+def test_an_update_rewrites_only_the_shard_of_its_record_and_its_old_shard_waits_out_the_grace(
+    tmp_path,
+):
+    settings = corpus_of(tmp_path, LOANS, REPEALED, REPEALING)
+    assistant = Assistant(settings)
+    assistant.build_index()
+    records = Path(settings.index_dir) / "records"
+    before = _head(settings)
+    assert "files" not in before and set(before["shards"]) == {
+        shard_of(r) for r in (LOANS, REPEALED, REPEALING)
+    }
+    doc_id, _ = assistant.add_document("动态专项资金管理办法.txt", versioned(1))
+    after = _head(settings)
+    # one shard written, not all
+    assert _changed(before["shards"], after["shards"]) == {shard_of("动态专项资金管理办法.txt")}
+    # what a reader joins from the shards is what the server committed
+    assert read_manifest(settings.index_dir)["files"] == assistant.retriever.known()[0]["files"]
+    assistant.delete_document(doc_id)
+    final = _head(settings)
+    assert _changed(after["shards"], final["shards"]) == {shard_of("动态专项资金管理办法.txt")}
+    replaced = set(before["shards"].values()) - set(final["shards"].values())
+    assert all((records / name).is_file() for name in replaced)  # a reader may still need them
+    assert_clean(settings)
+    IndexBuilder(settings).collect(everything=True)
+    assert sorted(p.name for p in records.iterdir()) == sorted(final["shards"].values())
+    assert set(read_manifest(settings.index_dir)["files"]) == {LOANS, REPEALED, REPEALING}
+    assert_clean(settings)
+
+
+def test_a_manifest_written_whole_is_read_as_it_is_and_sharded_at_its_next_write(tmp_path):
+    settings = corpus_of(tmp_path, LOANS, REPEALED)
+    Assistant(settings).build_index()
+    manifest = read_manifest(settings.index_dir)
+    for name in manifest.pop("shards").values():  # as written before the records were sharded
+        (Path(settings.index_dir) / "records" / name["file"]).unlink()
+    path = Path(settings.index_dir) / "manifest.json"
+    path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    assert read_manifest(settings.index_dir)["files"] == manifest["files"]
+    assistant = Assistant(settings)
+    assert assistant.ask("科技贷款的发放目标是多少？").citations
+    assistant.add_document(REPEALING, DOCS[REPEALING].encode())
+    head = _head(settings)
+    assert "files" not in head and head["shards"]
+    assert set(read_manifest(settings.index_dir)["files"]) == {LOANS, REPEALED, REPEALING}
+    assert_clean(settings)
+
+
+def test_check_finds_and_removes_shard_files_no_manifest_names(tmp_path):
+    settings = corpus_of(tmp_path, LOANS)
+    Assistant(settings).build_index()
+    stray = Path(settings.index_dir) / "records" / "00-left-by-a-killed-write.json"
+    stray.write_text("{}", encoding="utf-8")
+    report = IndexBuilder(settings).check(repair=False)
+    assert any("分片" in p for p in report.problems)
+    IndexBuilder(settings).check(repair=True)
+    assert not stray.exists()
     assert_clean(settings)
