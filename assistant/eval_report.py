@@ -57,6 +57,7 @@ METRIC_LABELS = {
     "abstention_recall": "拒答召回率",
     "false_abstention_rate": "误拒答率",
     "median_answer_chars": "回答长度中位数（字）",
+    "median_single_fact_chars": "单一事实题回答长度中位数（字）",
     "latency_p50_ms": "延迟 p50（毫秒）",
     "latency_p95_ms": "延迟 p95（毫秒）",
 }
@@ -143,6 +144,7 @@ SUMMARY_METRICS = (
     "abstention_precision",
     "false_abstention_rate",
     "median_answer_chars",
+    "median_single_fact_chars",
     "latency_p50_ms",
     "latency_p95_ms",
 )

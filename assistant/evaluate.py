@@ -23,7 +23,10 @@ and ASCII punctuation or a line break inside a quote never decide a case:
 - correct (the issue's definition): answerable → answered, every fact present and the evidence
   cited; unanswerable → abstained (``InvalidQuestionError`` counts as a correct refusal);
 - retrieval: hit@k and MRR over the top 5 by evidence (answerable cases; follow-ups are
-  condensed with their history, as ``ask`` does).
+  condensed with their history, as ``ask`` does);
+- length: the median answer in characters, of every answer and of single-fact questions
+  (answerable, one entry in ``facts``, answered — the bar for short answers; lists and
+  multi-part questions may run longer).
 """
 
 from __future__ import annotations
@@ -325,6 +328,9 @@ class Metrics(BaseModel):
     abstention_recall: float | None
     false_abstention_rate: float | None
     median_answer_chars: float | None
+    # answers to answerable questions that ask for one fact (one entry in ``facts``): the
+    # issue's "short answers" bar, which lists and multi-part answers are exempt from
+    median_single_fact_chars: float | None
     latency_p50_ms: float | None
     latency_p95_ms: float | None
 
@@ -341,6 +347,11 @@ def summarise(graded: Sequence[Graded]) -> Metrics:
     unans = [g for g in graded if not g.case.answerable]
     abstained = [g for g in graded if g.outcome.abstained]
     lengths = [len(g.outcome.answer) for g in graded if not g.outcome.refused]
+    single = [
+        len(g.outcome.answer)
+        for g in ans
+        if len(g.case.facts) == 1 and not g.outcome.abstained and not g.outcome.refused
+    ]
     latencies = [g.outcome.latency_ms for g in graded]
     return Metrics(
         cases=len(graded),
@@ -357,6 +368,7 @@ def summarise(graded: Sequence[Graded]) -> Metrics:
         abstention_recall=_rate([g.outcome.abstained for g in unans]),
         false_abstention_rate=_rate([g.outcome.abstained for g in ans]),
         median_answer_chars=float(statistics.median(lengths)) if lengths else None,
+        median_single_fact_chars=float(statistics.median(single)) if single else None,
         latency_p50_ms=round(float(np.percentile(latencies, 50)), 1) if latencies else None,
         latency_p95_ms=round(float(np.percentile(latencies, 95)), 1) if latencies else None,
     )
