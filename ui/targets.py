@@ -28,8 +28,10 @@ class TargetsHandler:
 
     def __init__(self, assistant: Assistant, export_dir: Path | None = None):
         self.assistant = assistant
-        # private to this process: a shared, predictable /tmp path could be pre-seeded
-        self.export_dir = export_dir or Path(tempfile.mkdtemp(prefix="pa-targets-"))
+        # private to this process: a shared, predictable /tmp path could be pre-seeded; removed
+        # with its files when the handler goes (at the latest when the process exits)
+        self._tmp = None if export_dir else tempfile.TemporaryDirectory(prefix="pa-targets-")
+        self.export_dir = export_dir or Path(self._tmp.name)  # type: ignore[union-attr]
 
     def choices(self) -> tuple[gr.Dropdown, gr.Dropdown]:
         rows = self._rows()

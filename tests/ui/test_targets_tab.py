@@ -16,6 +16,20 @@ def _read_csv(path: str | Path) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
 
 
+def test_the_export_folder_a_handler_makes_is_removed_with_it(assistant):
+    import gc
+
+    from ui.app import ALL_DOCS, ALL_ITEMS, TargetsHandler
+
+    handler = TargetsHandler(assistant)
+    _table, _summary, path, _cards = handler.filter("技术经理人", ALL_ITEMS, ALL_DOCS)
+    folder = handler.export_dir
+    assert Path(path).is_file() and Path(path).is_relative_to(folder)
+    del handler
+    gc.collect()
+    assert not folder.exists()  # (each UI build used to leave one pa-targets-* folder in /tmp)
+
+
 def test_handler_filters_rows_and_exports_the_same_rows(assistant, tmp_path):
     from ui.app import ALL_DOCS, ALL_ITEMS, TargetsHandler
 
