@@ -2,10 +2,12 @@
 
 What the index holds:
 
-- ``manifest.json`` — the committed state: every corpus file with its metadata and the name of
-  its *entry*, the Chroma collection, the embedder and chunker. Replaced atomically; its
-  ``generation`` changes with every commit, which is how readers (this process, another
-  ``serve`` process on the same index directory) notice an update.
+- ``manifest.json`` with ``records/`` — the committed state: every corpus file with its
+  metadata and the name of its *entry*, the Chroma collection, the embedder and chunker. The
+  per-file records are in shards (``records/``) and ``manifest.json`` is the head naming them
+  (see ``manifest.py``): a commit writes the shards it touched, then replaces the head
+  atomically; its ``generation`` changes with every commit, which is how readers (this
+  process, another ``serve`` process on the same index directory) notice an update.
 - ``docs/<entry>.json`` — one per document version: chunks, BM25 tokens, targets-ledger rows,
   sentence statistics, quoted terms. Computed once, when the document is indexed; a reader
   combines entries instead of re-reading the corpus.
@@ -16,10 +18,10 @@ What the index holds:
 
 An update (a changed corpus file, an upload, a delete) costs work in proportion to the document:
 its file is loaded and chunked, its new chunks embedded (unless a vector for the same text
-exists) and written, its entry written, the manifest committed. What other documents derive from
-it is patched in their entries without re-reading them: a document it repeals becomes 已废止; a
-document containing a term it newly quotes is re-tokenised. Replaced vectors, entries and
-collections are *retired*: deleted only after a grace period, so that readers still holding the
+exists) and written, its entry and its record's manifest shard written, the head committed.
+What other documents derive from it is patched in their entries without re-reading them: a
+document it repeals becomes 已废止; a document containing a term it newly quotes is
+re-tokenised. Replaced vectors, entries, manifest shards and collections are *retired*: deleted only after a grace period, so that readers still holding the
 previous state (a request in flight, another replica) keep working.
 
 Uploads and deletes are transactions (``pending/``): the file enters or leaves the corpus only
