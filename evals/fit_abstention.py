@@ -43,7 +43,7 @@ from assistant.evaluate import (  # noqa: E402
 from assistant.index import IndexBuilder  # noqa: E402
 from assistant.service import Assistant  # noqa: E402
 
-FEATURES = ("coverage", "own", "dense", "missing", "gap")
+FEATURES = ("coverage", "own", "dense", "missing", "gap", "action")
 
 
 def collect() -> list[dict]:
@@ -87,6 +87,7 @@ def collect() -> list[dict]:
                         "x": [passed[-1].as_dict()[f] for f in FEATURES],
                         # every part's decision: a multi-part answer loses a part to the limit
                         "gaps": [sig.gap for sig in passed],
+                        "actions": [sig.action for sig in passed],
                         "y": 1.0 if right else 0.0,
                         "answerable": case.answerable,
                         "answered": not ans.abstained,
@@ -120,13 +121,25 @@ def outcomes(
     return right, len(rows)
 
 
-def abstentions(rows: list[dict], max_gap: float) -> tuple[int, int]:
-    """Under the gap limit: (unanswerable cases answered today that it turns into abstentions,
-    answered answerable cases it takes an answer or a part of one from)."""
+def abstentions(rows: list[dict], limit: float, key: str = "gaps") -> tuple[int, int]:
+    """Under a limit on one signal (``gaps`` or ``actions``): (unanswerable cases answered
+    today that it turns into abstentions, answered answerable cases it takes an answer or a
+    part of one from)."""
     answered = [r for r in rows if r["answered"]]
-    right = sum(1 for r in answered if not r["answerable"] and min(r["gaps"]) >= max_gap)
-    wrong = sum(1 for r in answered if r["answerable"] and max(r["gaps"]) >= max_gap)
+    right = sum(1 for r in answered if not r["answerable"] and min(r[key]) >= limit)
+    wrong = sum(1 for r in answered if r["answerable"] and max(r[key]) >= limit)
     return right, wrong
+
+
+def best_limit(rows: list[dict], key: str) -> float:
+    """The limit with the most abstentions on unanswerable cases minus those on answerable
+    ones (ties: the most permissive)."""
+    best_at, best = math.inf, 0
+    for g in sorted(np.arange(0.50, 1.01, 0.02), reverse=True):
+        right, wrong = abstentions(rows, float(g), key)
+        if right - wrong > best:
+            best_at, best = float(g), right - wrong
+    return best_at
 
 
 def main() -> int:
@@ -142,12 +155,10 @@ def main() -> int:
         if got > best:
             best_t, best = float(t), got
     current = np.array([decide.BIAS, *(decide.WEIGHTS[f] for f in FEATURES)])
-    # the gap limit alone, with the current (neutral) score
-    best_gap, best = math.inf, 0
-    for g in sorted(np.arange(0.50, 1.01, 0.02), reverse=True):
-        right, wrong = abstentions(dev, float(g))
-        if right - wrong > best:
-            best_gap, best = float(g), right - wrong
+    # the gap limit alone, with the current (neutral) score; then the absent-verb limit over
+    # the cases the gap limit lets through
+    best_gap = best_limit(dev, "gaps")
+    best_action = best_limit([r for r in dev if min(r["gaps"]) < decide.MAX_GAP], "actions")
     print(f"cases reaching the decision: dev {len(dev)}, holdout {len(hold)}")
     for name, ws, t, g in (
         ("coverage", current, decide.THRESHOLD, math.inf),
@@ -167,7 +178,17 @@ def main() -> int:
             f"gap limit {g:.2f} ({name}): abstains on unanswerable dev {dr}, holdout {hr}; "
             f"on answerable dev {dw}, holdout {hw}"
         )
+    for name, g in (("fitted", best_action), ("current", decide.MAX_ACTION)):
+        left = [r for r in dev if min(r["gaps"]) < decide.MAX_GAP]
+        left_h = [r for r in hold if min(r["gaps"]) < decide.MAX_GAP]
+        dr, dw = abstentions(left, g, "actions")
+        hr, hw = abstentions(left_h, g, "actions")
+        print(
+            f"absent-verb limit {g:.2f} ({name}), after the gap limit: abstains on unanswerable "
+            f"dev {dr}, holdout {hr}; on answerable dev {dw}, holdout {hw}"
+        )
     print(f"MAX_GAP = {best_gap:.2f}")
+    print(f"MAX_ACTION = {best_action:.2f}")
     print(
         "WEIGHTS = {"
         + ", ".join(f'"{f}": {v:.3f}' for f, v in zip(FEATURES, w[1:], strict=True))

@@ -21,7 +21,7 @@ from .instructions import flagged_spans, is_instruction, masked
 from .query import _INTENT_WORDS, DEFINING, DEFINITION_ASKED, FACT_KINDS, Query
 from .question import eligibility_spans
 from .ranges import row_fits
-from .support import gap, names_topic
+from .support import absent_action, gap, names_topic
 
 CONTEXT_WEIGHT = 0.3  # weight of a topic term inherited from an earlier turn
 MISSING_WEIGHT = 0.5  # share of full weight for a key term the corpus never uses
@@ -530,8 +530,14 @@ def _signals(cand: Candidate, weights: TermWeights, query: Query) -> Signals:
     missing = sum(weights.weights[t] for t in weights.missing) / weights.total
     terms = {t: weights.aliases.get(t, []) for t in weights.weights}
     left_out, _word = gap(query.text, terms, cand.read)
+    action, _verb = absent_action(query.text, weights.missing)
     return Signals(
-        coverage=cand.coverage, own=own, dense=cand.scored.dense, missing=missing, gap=left_out
+        coverage=cand.coverage,
+        own=own,
+        dense=cand.scored.dense,
+        missing=missing,
+        gap=left_out,
+        action=action,
     )
 
 

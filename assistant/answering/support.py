@@ -23,6 +23,14 @@ them:
 - fragments jieba's HMM glued together (not dictionary words);
 - words sharing two characters with the unit ("安家费" beside "安家补贴", "银行贷款" beside
   "贷款"): a paraphrase, not something else.
+
+``absent_action`` is the other side of the first exclusion. The word at the interrogative names
+the kind of fact asked for, and the unit may word it otherwise ("什么时候截止" → "截止日期"); but
+when that word is a *verb no document uses at all* ("资格证书怎么**考取**", "**打分**标准是什么",
+"工作**安置**有什么政策"), the documents do not describe that action, whatever unit is chosen.
+Its measure is the verb's specificity in general Chinese, a directional or resultative
+complement set aside ("拿到", "拿出", "用来" are as everyday as 拿 and 用), so that everyday
+verbs of asking ("拿到以后", "要准备哪些") are not mistaken for an action the corpus lacks.
 """
 
 from __future__ import annotations
@@ -128,6 +136,37 @@ def aspect_words(question: str) -> frozenset[str]:
         if j < len(toks):
             out.add(toks[j])
     return frozenset(out)
+
+
+# directional and resultative complements of general Chinese grammar: the verb before one carries
+# the meaning ("拿到", "交上去", "批下来")
+_COMPLEMENT = re.compile(
+    r"(?:下来|上来|出来|起来|过来|回来|下去|上去|出去|到|出|来|去|上|下|起|完|好|掉|走|住|成|给)$"
+)
+
+
+def _verb(word: str) -> bool:
+    return (_tags().get(word) or "").startswith("v")
+
+
+def action_specificity(word: str) -> float:
+    """A verb's specificity, a trailing complement set aside ("拿到" as "拿")."""
+    head = _COMPLEMENT.sub("", word)
+    return specificity(head) if head and head != word else specificity(word)
+
+
+def absent_action(question: str, absent: list[str]) -> tuple[float, str | None]:
+    """The specificity of the most specific verb the question asks about (a word at its
+    interrogative) among ``absent``, the question's words no document uses, and that verb."""
+    aspects = aspect_words(question)
+    best, word = 0.0, None
+    for term in absent:
+        if term not in aspects or not _verb(term) or _ASKING_CHARS.search(term):
+            continue
+        s = action_specificity(term)
+        if s > best:
+            best, word = s, term
+    return best, word
 
 
 def gap(question: str, terms: dict[str, list[str]], read: str) -> tuple[float, str | None]:
