@@ -456,8 +456,15 @@ class IndexBuilder:
         are dropped, and vectors written for an uncommitted state are retired."""
         done = []
         pending = self.index_dir / PENDING
-        if not pending.is_dir():
+        if not pending.is_dir() or not any(pending.iterdir()):
             return done
+        # a process killed before replacing the head left the entries and manifest shards it
+        # had written for its commit: no head names them, and no reader ever saw them
+        strays = self._stray_entries() + self._stray_records()
+        for path in strays:
+            path.unlink(missing_ok=True)
+        if strays:
+            done.append(f"删除了中断的提交留下的 {len(strays)} 个条目与索引清单分片文件")
         for spec_path in sorted(pending.glob("*.json")):
             txn = spec_path.stem
             if spec_path.name.startswith("vectors-"):
@@ -968,6 +975,32 @@ class IndexBuilder:
         if any(i.get("collections") for i in ripe):
             _remove_orphan_segments(self.index_dir, self.settings)
 
+    def _stray_entries(self) -> list[Path]:
+        """Entry files that neither a committed record names nor a retirement holds."""
+        entry_dir = self.index_dir / ENTRIES
+        manifest = read_manifest(self.index_dir)
+        if manifest is None or not entry_dir.is_dir():
+            return []
+        live = {r.get("entry") for r in manifest.get("files", {}).values()}
+        held = {e for item in self._read_retired() for e in item.get("entries", [])}
+        return [p for p in entry_dir.iterdir() if p.name not in live and p.name not in held]
+
+    def _stray_records(self, manifest: dict | None = None, retired=None) -> list[Path]:
+        """Manifest shard files that neither the committed head names nor a retirement holds."""
+        record_dir = self.index_dir / RECORDS
+        if not record_dir.is_dir():
+            return []
+        if manifest is None:
+            manifest = read_manifest(self.index_dir)
+            if manifest is None:  # no readable head: nothing can be called stray
+                return []
+        if "files" in manifest and "shards" not in manifest:
+            live: set[str] = set()  # a head written whole names no shard
+        else:
+            live = live_shard_files(manifest)
+        held = {e for item in (retired or self._read_retired()) for e in item.get("records", [])}
+        return [p for p in record_dir.iterdir() if p.name not in live and p.name not in held]
+
     def _live_vector_ids(self, manifest: dict) -> set[str]:
         live: set[str] = set()
         for rec in manifest.get("files", {}).values():
@@ -1068,14 +1101,7 @@ class IndexBuilder:
         ]
         if stray_entries:
             report.problems.append(f"有 {len(stray_entries)} 个不再使用的文档条目文件")
-        record_dir = self.index_dir / RECORDS
-        live_records = live_shard_files(manifest)
-        retired_records = {e for item in retired for e in item.get("records", [])}
-        stray_records = [
-            p
-            for p in (record_dir.iterdir() if record_dir.is_dir() else [])
-            if p.name not in live_records and p.name not in retired_records
-        ]
+        stray_records = self._stray_records(manifest, retired)
         if stray_records:
             report.problems.append(f"有 {len(stray_records)} 个不再使用的索引清单分片文件")
         stray_dirs = _orphan_segments(self.index_dir, self.settings)

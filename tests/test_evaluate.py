@@ -405,16 +405,19 @@ def test_the_committed_thresholds_per_set_and_split():
         "fact_accuracy",
     }
     assert bundled.splits["all"]["category"] == {"target": {"fact_accuracy": 0.95}}
-    # devcorpus: gated on floors (the targets are recorded in the file's comment)
+    # devcorpus: gated on the targets (facts+cite on both splits, abstention on the
+    # whole set, every category above the baseline, short single-fact answers)
     assert dev.gate is True
-    assert dev.splits["dev"]["min"]["facts_cite_accuracy"] == 0.75
-    assert dev.splits["holdout"]["min"]["facts_cite_accuracy"] == 0.75
-    assert dev.splits["all"]["min"]["abstention_recall"] == 0.75
-    assert dev.splits["all"]["max"]["false_abstention_rate"] == 0.10
+    for split in ("dev", "holdout"):
+        assert dev.splits[split]["min"]["facts_cite_accuracy"] == 0.90
+        assert dev.splits[split]["max"]["median_single_fact_chars"] == 120
+    assert dev.splits["all"]["min"]["abstention_recall"] == 0.90
+    assert dev.splits["all"]["max"]["false_abstention_rate"] == 0.05
     assert set(dev.splits["all"]["baseline"]["strictly_better"]) == {
         "facts_cite_accuracy",
         "correctness",
     }
+    assert dev.splits["all"]["baseline"]["by_category"] == ["correctness"]
 
 
 @pytest.mark.parametrize(

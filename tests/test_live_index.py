@@ -953,3 +953,34 @@ def test_check_finds_and_removes_shard_files_no_manifest_names(tmp_path):
     IndexBuilder(settings).check(repair=True)
     assert not stray.exists()
     assert_clean(settings)
+
+
+def test_a_commit_killed_between_its_shards_and_the_head_leaves_nothing_after_recovery(
+    tmp_path, monkeypatch
+):
+    """The shards of a commit are written before the head that names them: killed in between,
+    the previous head answers and the next update removes the shards nobody ever read."""
+    import assistant.index as index_mod
+    from assistant.manifest import MANIFEST, write_atomic
+
+    settings = corpus_of(tmp_path, LOANS)
+    assistant = Assistant(settings)
+    assistant.build_index()
+    head = (Path(settings.index_dir) / "manifest.json").read_bytes()
+
+    def killed_at_the_head(path, data):
+        if Path(path).name == MANIFEST:
+            raise SystemExit("killed")
+        write_atomic(path, data)
+
+    monkeypatch.setattr("assistant.manifest.write_atomic", killed_at_the_head)
+    with pytest.raises(SystemExit):
+        assistant.add_document(REPEALING, DOCS[REPEALING].encode())
+    monkeypatch.undo()
+    assert (Path(settings.index_dir) / "manifest.json").read_bytes() == head  # not committed
+    assert IndexBuilder(settings).check(repair=False).problems  # a stray shard is there
+    assert assistant.ask("科技贷款的发放目标是多少？").citations  # the previous state answers
+    IndexBuilder(settings).recover()
+    assert index_mod.IndexBuilder(settings)._stray_records() == []
+    assert set(read_manifest(settings.index_dir)["files"]) == {LOANS} == corpus_files(settings)
+    assert_clean(settings)
