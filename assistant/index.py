@@ -21,8 +21,9 @@ its file is loaded and chunked, its new chunks embedded (unless a vector for the
 exists) and written, its entry and its record's manifest shard written, the head committed.
 What other documents derive from it is patched in their entries without re-reading them: a
 document it repeals becomes 已废止; a document containing a term it newly quotes is
-re-tokenised. Replaced vectors, entries, manifest shards and collections are *retired*: deleted only after a grace period, so that readers still holding the
-previous state (a request in flight, another replica) keep working.
+re-tokenised. Replaced vectors, entries, manifest shards and collections are *retired*:
+deleted only after a grace period, so that readers still holding the previous state (a request
+in flight, another replica) keep working.
 
 Uploads and deletes are transactions (``pending/``): the file enters or leaves the corpus only
 after the manifest has committed the change; a process killed at any moment leaves the previous
