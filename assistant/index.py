@@ -976,31 +976,30 @@ class IndexBuilder:
         if any(i.get("collections") for i in ripe):
             _remove_orphan_segments(self.index_dir, self.settings)
 
-    def _stray_entries(self) -> list[Path]:
+    def _stray_entries(self, manifest: dict | None = None, retired=None) -> list[Path]:
         """Entry files that neither a committed record names nor a retirement holds."""
-        entry_dir = self.index_dir / ENTRIES
-        manifest = read_manifest(self.index_dir)
-        if manifest is None or not entry_dir.is_dir():
-            return []
-        live = {r.get("entry") for r in manifest.get("files", {}).values()}
-        held = {e for item in self._read_retired() for e in item.get("entries", [])}
-        return [p for p in entry_dir.iterdir() if p.name not in live and p.name not in held]
+        return self._strays(ENTRIES, "entries", manifest, retired)
 
     def _stray_records(self, manifest: dict | None = None, retired=None) -> list[Path]:
-        """Manifest shard files that neither the committed head names nor a retirement holds."""
-        record_dir = self.index_dir / RECORDS
-        if not record_dir.is_dir():
+        """Manifest shard files that neither the committed head names nor a retirement holds
+        (a head written whole names none)."""
+        return self._strays(RECORDS, "records", manifest, retired)
+
+    def _strays(self, folder: str, kind: str, manifest, retired) -> list[Path]:
+        path = self.index_dir / folder
+        if not path.is_dir():
             return []
         if manifest is None:
             manifest = read_manifest(self.index_dir)
             if manifest is None:  # no readable head: nothing can be called stray
                 return []
-        if "files" in manifest and "shards" not in manifest:
-            live: set[str] = set()  # a head written whole names no shard
+        if kind == "entries":
+            live = {r.get("entry") for r in manifest.get("files", {}).values()}
         else:
             live = live_shard_files(manifest)
-        held = {e for item in (retired or self._read_retired()) for e in item.get("records", [])}
-        return [p for p in record_dir.iterdir() if p.name not in live and p.name not in held]
+        items = retired if retired is not None else self._read_retired()
+        held = {name for item in items for name in item.get(kind, [])}
+        return [p for p in path.iterdir() if p.name not in live and p.name not in held]
 
     def _live_vector_ids(self, manifest: dict) -> set[str]:
         live: set[str] = set()
@@ -1092,14 +1091,7 @@ class IndexBuilder:
             report.problems.append(f"Chroma 中有 {len(extra)} 个不属于任何文档的向量")
         if lacking:
             report.problems.append(f"Chroma 中缺少 {len(lacking)} 个向量")
-        entry_dir = self.index_dir / ENTRIES
-        referenced = {r.get("entry") for r in manifest["files"].values()}
-        retired_entries = {e for item in retired for e in item.get("entries", [])}
-        stray_entries = [
-            p
-            for p in (entry_dir.iterdir() if entry_dir.is_dir() else [])
-            if p.name not in referenced and p.name not in retired_entries
-        ]
+        stray_entries = self._stray_entries(manifest, retired)
         if stray_entries:
             report.problems.append(f"有 {len(stray_entries)} 个不再使用的文档条目文件")
         stray_records = self._stray_records(manifest, retired)

@@ -77,10 +77,10 @@ def write_manifest(
     previous: dict | None = None,
 ) -> list[str]:
     """Commit ``manifest``: the shards holding the ``touched`` paths' records (every shard when
-    ``touched`` is ``None`` or ``previous`` — the manifest it replaces, as read or committed;
-    by default ``manifest`` itself, edited in place — has no shards), then the head. Sets ``manifest["shards"]``; returns the shard files the
-    new head no longer names, for the caller to retire (not delete: readers of the previous
-    head may still be reading them)."""
+    ``touched`` is ``None`` or ``previous`` has no shards), then the head. ``previous`` is the
+    manifest it replaces, as read or committed — by default ``manifest`` itself, edited in
+    place. Sets ``manifest["shards"]``; returns the shard files the new head no longer names,
+    for the caller to retire (not delete: readers of the previous head may still read them)."""
     index_dir = Path(index_dir)
     files = manifest["files"]
     before: dict[str, dict] = (manifest if previous is None else previous).get("shards") or {}

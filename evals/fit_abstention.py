@@ -111,12 +111,16 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 0.001) -> np.ndarray:
 
 
 def outcomes(
-    rows: list[dict], w: np.ndarray, threshold: float, max_gap: float = math.inf
+    rows: list[dict],
+    w: np.ndarray,
+    threshold: float,
+    max_gap: float = math.inf,
+    max_action: float = math.inf,
 ) -> tuple[int, int]:
     right = 0
     for r in rows:
         p = 1 / (1 + math.exp(-(w[0] + float(np.dot(w[1:], r["x"])))))
-        answer = p >= threshold and min(r["gaps"]) < max_gap
+        answer = p >= threshold and min(r["gaps"]) < max_gap and min(r["actions"]) < max_action
         right += (answer and r["y"] == 1.0) or (not answer and not r["answerable"])
     return right, len(rows)
 
@@ -160,14 +164,15 @@ def main() -> int:
     best_gap = best_limit(dev, "gaps")
     best_action = best_limit([r for r in dev if min(r["gaps"]) < decide.MAX_GAP], "actions")
     print(f"cases reaching the decision: dev {len(dev)}, holdout {len(hold)}")
-    for name, ws, t, g in (
-        ("coverage", current, decide.THRESHOLD, math.inf),
-        ("+gap", current, decide.THRESHOLD, best_gap),
-        ("current", current, decide.THRESHOLD, decide.MAX_GAP),
-        ("fitted", w, best_t, math.inf),
+    for name, ws, t, g, a in (
+        ("coverage", current, decide.THRESHOLD, math.inf, math.inf),
+        ("+gap", current, decide.THRESHOLD, best_gap, math.inf),
+        ("+action", current, decide.THRESHOLD, best_gap, best_action),
+        ("current", current, decide.THRESHOLD, decide.MAX_GAP, decide.MAX_ACTION),
+        ("fitted", w, best_t, math.inf, math.inf),
     ):
-        d, nd = outcomes(dev, ws, t, g)
-        h, nh = outcomes(hold, ws, t, g)
+        d, nd = outcomes(dev, ws, t, g, a)
+        h, nh = outcomes(hold, ws, t, g, a)
         print(
             f"{name:8s} right outcomes: dev {d}/{nd} ({d / nd:.3f}), holdout {h}/{nh} ({h / nh:.3f})"
         )
