@@ -21,7 +21,7 @@ from .ingest.blocks import Block
 from .models import Chunk
 from .text import sentences, token_boundaries
 
-CHUNKER_VERSION = "blocks-v3"  # v3: the title joins the indexed text
+CHUNKER_VERSION = "blocks-v6"  # v3: the title joins the indexed text; v4: defined terms; v5: text tables
 MAX_CHARS = 320
 SEP = " › "
 _LEAD_IN_END = ("：", ":")
@@ -203,8 +203,9 @@ def chunk_document(doc: Document, max_chars: int = MAX_CHARS) -> list[Chunk]:
         )
 
     for unit in units(doc, max_chars):
-        if unit.end - unit.start <= max_chars:
-            emit(unit.start, unit.end, unit, unit.blocks[0].page, None)
+        if unit.end - unit.start <= max_chars:  # (a text table's row: under its header line)
+            lead_in = unit.blocks[0].lead_in if unit.kind == "table_row" else None
+            emit(unit.start, unit.end, unit, unit.blocks[0].page, lead_in)
             continue
         # too long: pack whole blocks; a list's later pieces carry its lead-in
         lead = text[unit.blocks[0].start : unit.blocks[0].end]

@@ -29,6 +29,7 @@ CATEGORY_LABELS = {
     "adversarial": "对抗性",
     # devcorpus set
     "amount": "金额比例",
+    "rate": "比例",
     "condition": "条件",
     "deadline": "期限",
     "materials": "材料",

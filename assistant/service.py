@@ -25,7 +25,8 @@ from .answering.query import (
     normalise,
     previous_question,
 )
-from .answering.question import understand
+from .answering.question import antecedent, understand
+from .answering.support import names_topic
 from .config import MAX_QUESTION_CHARS, Settings, get_settings
 from .errors import (
     SUPPORTED_SUFFIXES,
@@ -403,6 +404,14 @@ class Assistant:
             preamble = tuple(t for t in content_terms(asked.context) if t not in query.terms)
             context = (*context, *preamble)
             query = analyse(ask, reader.corrector, context, reader.vocabulary)
+        if asked.context and not any(
+            t in reader.vocabulary and names_topic(t) for t in query.terms
+        ):
+            # an elliptical ask ("……听说市里有贴息，能补多少？"), none of whose words the documents
+            # use as a topic: the clause before it names the topic, at full weight
+            topic = antecedent(asked.context, reader.vocabulary)
+            if topic:
+                query = replace(query, terms=tuple(dict.fromkeys((*topic, *query.terms))))
         if not query.terms and context:  # "2025年呢？": the earlier turn's topic is the topic
             query = replace(query, terms=tuple(context), context=())
         query = replace(query, original=question)
@@ -433,7 +442,8 @@ class Assistant:
         t1 = time.perf_counter()
         # A question asking for a target is answered from the ledger row, when one matches
         # and retrieval agrees that the row's sentence is about the question.
-        if len(asked.parts) == 1 and not asked_fields(asked.ask):
+        # (not when what was actually done is asked: a target is no answer to that)
+        if len(asked.parts) == 1 and not asked_fields(asked.ask) and "actual" not in query.kinds:
             spans = [(h.chunk.doc_id, h.chunk.start, h.chunk.end) for h in hits]
             from_ledger = ledger_answer(reader.ledger, query, filters, within=spans)
             if from_ledger is not None and _retrieved(from_ledger, hits):

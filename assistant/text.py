@@ -71,12 +71,33 @@ def load_dictionary(corpus_dir: Path | None = None) -> list[str]:
 QUOTED_TERM_RE = re.compile(r"[“\"「『]([^”\"」』\n]{2,12})[”\"」』]")
 
 
+# terms a text defines ("本通知所称创新券，是指……") or abbreviates ("（以下简称创新券）"):
+# the drafting formulas of Chinese regulations, not words of one corpus
+DEFINED_TERM_CHARS = 4
+DEFINED_TERM_RE = re.compile(
+    r"本(?:办法|细则|通知|规定|方案|意见|指南|要点|政策|条例|制度|计划)所称(?:的)?"
+    r"([\u4e00-\u9fffA-Za-z]{2,12}?)(?=[，,（(]|是指|指的是|系指|包括)"
+    r"|[（(](?:以下)?简称[“\"「]?([\u4e00-\u9fffA-Za-z]{2,12})[”\"」]?[）)]"
+)
+
+
 def quoted_terms(text: str) -> set[str]:
-    """Terms a policy text puts in quotes (“鲁科贷”, “科技副总”) — the names it coins."""
+    """The names a policy text coins: terms it puts in quotes (“鲁科贷”, “科技副总”), defines
+    ("本通知所称创新券，是指……") or abbreviates ("（以下简称创新券）")."""
     terms = set()
     for m in QUOTED_TERM_RE.finditer(text):
         term = m.group(1).strip()
         if not re.search(r"[,，。；:：、\s]", term):
+            terms.add(term)
+    for m in DEFINED_TERM_RE.finditer(text):
+        term = m.group(1) or m.group(2)
+        # a short name jieba would cut into a word and a stray character ("创新|券") is kept
+        # whole; a defined phrase of words ("研发费用", "研发投入后补助") a unit may use word by
+        # word, so it is left to jieba
+        pieces = jieba.lcut(term, HMM=False)  # (one piece: a word jieba knows already)
+        if len(term) <= DEFINED_TERM_CHARS and (
+            len(pieces) == 1 or any(len(piece) == 1 for piece in pieces)
+        ):
             terms.add(term)
     return terms
 

@@ -332,8 +332,16 @@ def test_duplicate_ids_are_rejected_within_and_across_files(tmp_path):
 
 def test_the_committed_sets_describe_both_corpora():
     sets = load_sets(EVALS / "sets.toml")
-    assert list(sets) == ["bundled", "devcorpus", "fresh"]
+    assert list(sets) == ["bundled", "devcorpus", "fresh", "unseen"]
     bundled, dev = sets["bundled"], sets["devcorpus"]
+    # the unseen set: another city's documents, of other shapes, beside the bundled corpus
+    unseen = sets["unseen"]
+    assert unseen.qa == (EVALS / "unseen/qa_unseen.jsonl",)
+    unseen_docs = {p.name for p in unseen.corpus.iterdir()}
+    assert {p.name for p in bundled.corpus.iterdir()} - {"domain_terms.txt"} <= unseen_docs
+    assert "domain_terms.txt" not in unseen_docs  # no curated dictionary for a new corpus
+    assert {c.doc for c in load_cases(unseen.qa)} <= unseen_docs
+    assert len(load_cases(unseen.qa)) == 80
     # the fresh set: unseen questions over the same documents (and index) as devcorpus
     assert sets["fresh"].qa == (EVALS / "devcorpus/qa_fresh.jsonl",)
     assert (sets["fresh"].corpus, sets["fresh"].index) == (dev.corpus, dev.index)
@@ -385,10 +393,11 @@ def test_a_sets_file_resolves_paths_against_its_root(tmp_path):
 
 def test_the_committed_thresholds_per_set_and_split():
     limits = load_thresholds(
-        EVALS / "thresholds.toml", known_sets=["bundled", "devcorpus", "fresh"]
+        EVALS / "thresholds.toml", known_sets=["bundled", "devcorpus", "fresh", "unseen"]
     )
     bundled, dev = limits["bundled"], limits["devcorpus"]
     assert limits["fresh"].gate is False  # report only: never tuned on, never gated
+    assert limits["unseen"].gate is False
     # the bundled set keeps its gate and its figures, on the whole set
     assert bundled.gate is True
     assert bundled.splits["all"]["min"] == {

@@ -15,19 +15,23 @@ from pathlib import Path
 
 from ..models import Answer, Citation
 from ..retrieve import IndexReader, Scored
-from ..text import NUMBER_RE, sentences
-from .decide import MIN_COVERAGE, Signals, should_answer
+from ..text import NUMBER_RE, is_word, sentences
+from .decide import MAX_ACTION, MIN_COVERAGE, Signals, should_answer
 from .instructions import flagged_spans, is_instruction, masked
 from .query import _INTENT_WORDS, DEFINING, DEFINITION_ASKED, FACT_KINDS, Query
-from .question import eligibility_spans
+from .question import OBTAINING, eligibility_spans
 from .ranges import row_fits
-from .support import absent_action, gap, names_topic
+from .support import _verb, absent_action, action_specificity, gap, names_topic
 
 CONTEXT_WEIGHT = 0.3  # weight of a topic term inherited from an earlier turn
 MISSING_WEIGHT = 0.5  # share of full weight for a key term the corpus never uses
 # … when the term cannot name a topic: not a dictionary word, or a number, an asking word or a
 # function word (answering.support.names_topic)
 MISSING_FRAGMENT_WEIGHT = 0.15
+# share of its weight left to a verb of applying or receiving ("申请", "领取") when an amount,
+# rate or cap is asked — as much as a topic word from an earlier turn counts
+OBTAIN_SHARE = CONTEXT_WEIGHT
+AMOUNT_KINDS = frozenset({"money", "rate", "cap"})
 SECOND_SENTENCE = 0.8  # a further sentence must score this share of the best
 MAX_SENTENCES = 3
 _HEADING_ONLY = re.compile(r"^\d{1,3}[.．、][^。]{0,30}。?$|^[一二三四五六七八九十]+、")
@@ -71,7 +75,7 @@ class TermWeights:
                 self.aliases[term] = same
             if term in vocab:
                 self.weights[term] = reader.idf[term]
-            elif term in reader.full_text:
+            elif term in reader.full_text and not _glued_pair(term):
                 self.weights[term] = reader.max_idf * 0.8
             else:
                 close = _close_term(term, reader.vocab_by_length) or (same[0] if same else None)
@@ -84,9 +88,19 @@ class TermWeights:
                     # only dilutes coverage rather than deciding alone — and one that cannot
                     # name a topic ("十几万", "接着", jieba's HMM fragments such as "人到")
                     # dilutes less.
-                    share = MISSING_WEIGHT if names_topic(term) else MISSING_FRAGMENT_WEIGHT
+                    share = (
+                        MISSING_WEIGHT
+                        if names_topic(term) and not _everyday_verb(term)
+                        else MISSING_FRAGMENT_WEIGHT
+                    )
                     self.weights[term] = reader.max_idf * share
                     self.missing.append(term)
+        if AMOUNT_KINDS & set(query.kinds):
+            # "申请创新券最多能拿多少": how much of the thing is asked; the verb of applying for
+            # or receiving it names no other amount, so a unit need not repeat it
+            for term in self.weights:
+                if OBTAINING.fullmatch(term):
+                    self.weights[term] *= OBTAIN_SHARE
         self.total = sum(self.weights.values()) or 1.0
         # earlier turns' topic: helps choose between sentences, never needed to answer
         self.context = {t: reader.idf.get(t, 0.0) * CONTEXT_WEIGHT for t in query.context}
@@ -119,6 +133,21 @@ class TermWeights:
         if not got:
             return 0.0
         return min(got / self.total, CONTEXT_WEIGHT * got / sum(self.context.values()))
+
+
+def _everyday_verb(term: str) -> bool:
+    """A verb of everyday Chinese ("开始", "拿到", "允许") that no document uses: how people
+    ask, not a topic — the other side of ``decide.MAX_ACTION``, the limit at which an absent
+    verb is specific enough that the documents do not describe that action."""
+    return _verb(term) and action_specificity(term) < MAX_ACTION
+
+
+def _glued_pair(term: str) -> bool:
+    """A two-character fragment jieba's HMM glued together in the question ("能补" of "能补多
+    少") that the corpus's own segmentation never yields: where the corpus has those characters
+    side by side they straddle two of its words ("还能补报吗"), which is no evidence that it
+    speaks of the term."""
+    return len(term) == 2 and not is_word(term)
 
 
 def _asking_spans(
@@ -396,7 +425,15 @@ def _row_cells(text: str) -> tuple[str, ...]:
     return tuple(part.split("：", 1)[-1] for part in text.split("；"))
 
 
+def _states_kinds(cand: Candidate, query: Query) -> bool:
+    """Does the unit state every kind of fact asked for (read as the kind check reads it)?"""
+    read = _read_with_context(cand)
+    return all(FACT_KINDS[k][1].search(read) for k in query.kinds)
+
+
 def _read_with_context(cand: Candidate) -> str:
+    """A unit as the fact-kind check reads it: a whole unit with its heading and lead-in
+    ("五、申报材料" over its list), a sentence on its own."""
     chunk = cand.scored.chunk
     if cand.end - cand.start < len(chunk.text) and chunk.kind != "qa":
         return cand.text  # a sentence stands on its own
@@ -479,15 +516,25 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
     cands = [c for c in _candidates(hits, query, weights) if _fact_after_topic(c, weights, query)]
     if not cands:
         return abstention(query, hits)
-    best = cands[0]
+    # a unit that does not state the asked kind of fact cannot answer: the best one that does,
+    # among those on the topic, answers before any that does not
+    best = next(
+        (c for c in cands if c.coverage >= MIN_COVERAGE and _states_kinds(c, query)), cands[0]
+    )
+    cands = [best, *(c for c in cands if c is not best)]
     if not should_answer(_signals(best, weights, query)):
         return abstention(query, hits)
 
     chosen = [best]
+    # asked for a figure (an amount, a rate, a date, a length of time): a further sentence must
+    # state one too — one on the same topic that states none answers nothing that was asked
+    figures = [FACT_KINDS[k][1] for k in query.kinds if k in FIGURE_KINDS]
     for cand in cands[1:]:
         if len(chosen) == MAX_SENTENCES:
             break
         if cand.score < SECOND_SENTENCE * best.score or cand.coverage < MIN_COVERAGE:
+            continue
+        if figures and not query.listing and not any(f.search(cand.text) for f in figures):
             continue
         if any(
             c.scored.chunk.chunk_id == cand.scored.chunk.chunk_id
@@ -501,7 +548,6 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
     # Asked for a kind of fact (interest rate, deadline …) that no chosen sentence states?
     for kind in query.kinds:
         _asked, required, label = FACT_KINDS[kind]
-        # a whole unit is read with its heading and lead-in ("五、申报材料" over its list)
         if not any(required.search(_read_with_context(c)) for c in chosen):
             return abstention(query, hits, missing=label)
     # "多少天" asks a quantity too; the length of time the duration kind required is it

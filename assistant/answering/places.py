@@ -65,10 +65,25 @@ _NAMED = re.compile(r"(?:^|[，,。？?！!\s在对从向于和与])([\u4e00-\u9
 _NOT_NAMES = set("全本我该各城同外此当每")
 
 
+def _common_word(stem: str) -> bool:
+    """Is ``stem`` a word of general Chinese that names no place — "听说" in "听说市里……", a
+    verb (jieba's part-of-speech tags)? A place name the national list lacks is no such word."""
+    from .support import _tags
+
+    tag = _tags().get(stem)
+    return tag is not None and not tag.startswith(("n", "ns"))
+
+
 def question_places(text: str, corpus_places: set[str]) -> list[str]:
-    found = places_in(text, frozenset(corpus_places))
+    # the corpus's places by their short names too ("青川" for 青川市)
+    short = {_SUFFIX.sub("", p) for p in corpus_places} | {p.rstrip("县区") for p in corpus_places}
+    found = places_in(text, frozenset(corpus_places) | {p for p in short if len(p) >= 2})
     for m in _NAMED.finditer(text):
         name = m.group(1)
-        if name[0] not in _NOT_NAMES and not any(same_place(name, p) for p in found):
+        if (
+            name[0] not in _NOT_NAMES
+            and not _common_word(name[:2])
+            and not any(same_place(name, p) for p in found)
+        ):
             found.append(name)
     return found

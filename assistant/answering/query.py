@@ -18,7 +18,7 @@ FACT_KINDS: dict[str, tuple[re.Pattern, re.Pattern, str]] = {
             r"利率|利息|年化|费率|税率|贴息比例|扣除比例|比例是|百分之几|多少比例|比例(是)?多少|什么比例|几成"
         ),
         re.compile(
-            r"\d+(\.\d+)?\s*%|百分之[一二三四五六七八九十百]+|个百分点|基点|\d+\s*[:：比]\s*\d+"
+            r"\d+(\.\d+)?\s*%|百分之[一二三四五六七八九十百]+|个百分点|基点|\d+\s*[:：∶比]\s*\d+"
         ),
         "利率或比例",
     ),
@@ -57,8 +57,21 @@ FACT_KINDS: dict[str, tuple[re.Pattern, re.Pattern, str]] = {
         ),
         "时长",
     ),
+    # what has actually happened ("实际完成多少", "已经建成多少家", "还剩多少额度"): a plan's
+    # target or a rule's amount is no answer — only a statement of what was done or is left
+    "actual": (
+        re.compile(
+            r"实际(完成|达到|发放|建成|使用|到位|拨付)|已经(建成|完成|发放|达到|拨付|有了|有多少|兑现)"
+            r"|目前已|现在已|还剩(?:多少|几|啥)|剩余多少|剩下多少|剩多少|完成了多少|完成情况|进展到"
+        ),
+        re.compile(
+            r"实际(完成|发放|达到|拨付|使用|到位|建成)|已完成|完成了|\d{4}\s*年度?完成|已建成"
+            r"|已达到|已有|现有|剩余|尚余"
+        ),
+        "实际完成情况",
+    ),
     "materials": (
-        re.compile(r"材料|提交什么|准备什么|需要哪些(文件|资料)|申报书|证明文件|资料"),
+        re.compile(r"材料|(提交|准备|交|带)(些)?什么|需要哪些(文件|资料)|申报书|证明文件|资料"),
         re.compile(r"材料|申报书|证明|复印件|提交"),
         "申报材料",
     ),
@@ -106,6 +119,8 @@ _FUNCTION_WORDS = frozenset(
     "以后 之后 以前 之前 本身 时候 长时间 时间段 现在 目前 当前 一般 通常 大概 大约 左右 应该 可能 已经 还是 这样 那样"
     " 的话 的时候 之内 以内 一下 一些 这种 那种 哪种 这次 这笔 那笔 这个 大概 一共 总共 一家 你好 您好 旧版 新版 当时 那时 原来 原先 规定 有关".split()
 )
+# an interrogative inside a word jieba keeps whole ("几月份", "多少次", "哪家"): an asking word
+_ASKING_MORPHEME = re.compile(r"几|多少|哪|什么|怎么|啥|咋")
 _YEAR_TOKEN = re.compile(r"(19|20)\d{2}|年度")
 # a definition question prefers a defining clause ("本办法所称……是指……") but does not need one
 DEFINITION_ASKED = re.compile(r"什么是|是什么意思|什么意思|指什么|含义|定义|什么叫|何谓|怎么理解")
@@ -115,7 +130,7 @@ _YEAR = re.compile(r"(20\d{2})\s*年")
 # A question wrapped in other text ("以下是通知：……。请问……？"): the asking sentence is the last
 # one with a question mark or a question word.
 _CLAUSE = re.compile(r"[^。！？!?\n：:]+[。！？!?：:]*")
-_ASKING = re.compile(r"[？?]|多少|几|哪|什么|吗|呢|如何|怎么|是否|啥|咋")
+_ASKING = re.compile(r"[？?]|多少|(?<![十百千万])几(?![十百千万亿])|哪|什么|吗|呢|如何|怎么|是否|啥|咋")
 
 
 @lru_cache(maxsize=1)
@@ -184,6 +199,7 @@ def key_terms(text: str) -> list[str]:
             and tok not in _DEICTIC
             and tok not in _FUNCTION_WORDS
             and not _INTENT_WORDS.fullmatch(tok)
+            and not _ASKING_MORPHEME.search(tok)  # "几月份", "多少次": how it asks
             and not _YEAR_TOKEN.fullmatch(tok)  # years scope a question (answering.scope)
         ):
             terms.append(tok)

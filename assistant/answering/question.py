@@ -8,6 +8,9 @@
   something ("……签的是3年的劳动合同，这样能申请安家补贴吗？"). Its preamble is then no mere
   wrapping: the asker's situation is what a condition must be matched against
   (``Asked.eligibility``).
+- **Elliptical ask**: an ask that names no topic of its own ("……听说市里有贴息，能补多少？")
+  refers to the clause before it; the words of that clause the documents use are its topic
+  (``antecedent``). The other preamble words stay context.
 - **Parts**: a question of several asking sentences ("按多少比例抵扣？单份合同最多抵扣多少？") is
   split into parts, each answered (or said to be missing) on its own.
 """
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 
 _CLAUSE = re.compile(r"[^，,。！？!?；;\n]+[，,。！？!?；;\n]*")
 _ASKING = re.compile(
-    r"[？?]|多少|几|哪|什么|吗|呢|如何|怎么|怎样|是否|能否|能不能|可不可以|可以不|有没有|啥|咋|多久|多长"
+    r"[？?]|多少|(?<![十百千万])几(?![十百千万亿])|哪|什么|吗|呢|如何|怎么|怎样|是否|能否|能不能|可不可以|可以不|有没有|啥|咋|多久|多长"
 )
 # greetings and first-person openings: general conversational Chinese, not corpus words
 _OPENING = re.compile(
@@ -34,6 +37,7 @@ _FILLER = re.compile(
 _MODAL = r"(?:能否|可否|是否|能不能|可不可以|能|可以|可)"
 _OBTAIN = r"(?:申请|申报|申领|报名|报|享受|领取|领|拿|获得|参加|参与|算|认定|纳入|列入)"
 _ELIGIBILITY = re.compile(_MODAL + r"(?:再|也|还|都|去|来|够)?" + _OBTAIN)
+OBTAINING = re.compile(_OBTAIN)  # a verb of applying for or receiving (fullmatch a word)
 _YES_NO = re.compile(r"(?:吗|么|嘛|不|没有)\s*[？?]?\s*$|能否|可否|是否|能不能|可不可以")
 _WH = re.compile(r"多少|几|哪|什么|怎么|如何|怎样|啥|多久|多长")
 
@@ -85,3 +89,16 @@ def understand(text: str) -> Asked:
     asked_parts = tuple(merged) or (ask,)
     eligibility = bool(preamble) and len(asked_parts) == 1 and asks_eligibility(ask)
     return Asked(ask, preamble, asked_parts, eligibility)
+
+
+def antecedent(preamble: str, known) -> tuple[str, ...]:
+    """The topic an elliptical ask refers to: the words the documents use (``known``: a
+    container of corpus words) in the nearest preamble clause that has any — the clause just
+    before "能补多少？", as a reader would take it."""
+    from .query import content_terms
+
+    for clause in reversed([c for c in _CLAUSE.findall(preamble) if c.strip(" ，,。；;")]):
+        words = tuple(t for t in content_terms(clause) if t in known)
+        if words:
+            return words
+    return ()

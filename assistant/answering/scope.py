@@ -189,12 +189,14 @@ class CorpusScope:
         asked = [p for p in question_places(text, corpus_places)]
         outside = [p for p in asked if not any(same_place(p, c) for c in corpus_places)]
         outside = [p for p in outside if p not in full_text]
-        if outside:
+        inside = [p for p in asked if any(same_place(p, c) for c in corpus_places)]
+        # a question about a covered place may name another as part of the asker's situation
+        # ("想找成都的一家检测机构做服务，青川的创新券能拿去抵扣吗？"): the covered place is its scope
+        if outside and not inside:
             have = "、".join(sorted(corpus_places)) or "已收录地区"
             scope.outside_places = tuple(outside)
             scope.why = f"现有文件只涉及{have}的政策。"
             return scope
-        inside = [p for p in asked if any(same_place(p, c) for c in corpus_places)]
         if inside:
             candidates = [
                 d for d in candidates if any(same_place(p, q) for p in inside for q in d.places)

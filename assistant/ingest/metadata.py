@@ -24,8 +24,10 @@ DOC_NO = re.compile(
 _DOC_NO_LINE = re.compile(rf"^(?:{DOC_NO.pattern})$")
 DATE = re.compile(r"((?:19|20)\d{2})\s*(?:年|-|/|\.)\s*(\d{1,2})\s*(?:月|-|/|\.)\s*(\d{1,2})\s*日?")
 _DATE_LINE = re.compile(rf"^{DATE.pattern}(?:印发)?$")
+_PRINTED_LINE = re.compile(rf"{DATE.pattern}\s*印发\s*$")
 _ORG_END = r"(?:局|委员会|委|人民政府|政府|办公室|办公厅|厅|部|院|中心|协会|银行|公司)"
 _ORG = re.compile(rf"[\u4e00-\u9fff（）()]{{2,30}}?{_ORG_END}")
+_ORGS_DATE_LINE = re.compile(rf"^(.{{4,80}}?)\s+({DATE.pattern})$")
 
 
 def _is_org_line(line: str) -> bool:
@@ -188,15 +190,30 @@ def extract(parsed: Parsed, fallback_title: str, today: dt.date | None = None) -
                 if _is_org_line(a) and _DATE_LINE.match(b):
                     meta.issuers = _ORG.findall(a)
                     break
+            else:  # … or on one line with it: "白水县科学技术局　白水县农业农村局　2025年2月20日"
+                for line in head + tail:
+                    if (m := _ORGS_DATE_LINE.match(line)) and _is_org_line(m.group(1)):
+                        meta.issuers = _ORG.findall(m.group(1))
+                        break
         meta.issuers = [re.sub(r"\s+", "", s) for s in meta.issuers]
 
     meta.date = iso_date(_field(fields, "date"))
     if meta.date is None:
-        signed = next((line for line in head + tail if _DATE_LINE.match(line)), None)
+        signed = next(
+            (
+                line
+                for line in head + tail
+                if _DATE_LINE.match(line)
+                or (m := _ORGS_DATE_LINE.match(line))
+                and _is_org_line(m.group(1))
+            ),
+            None,
+        )
         meta.date = iso_date(signed)
-    if meta.date is None:  # 版记: "……办公室　　2025年2月10日印发"
+    if meta.date is None:  # 版记: "……办公室　　2025年2月10日印发", the last such line — a date
+        # before 印发 inside a sentence ("2020年4月20日印发的《……》同时废止") is another document's
         printed = next(
-            (m for line in tail if (m := re.search(rf"{DATE.pattern}\s*印发", line))), None
+            (m for line in reversed(tail) if (m := _PRINTED_LINE.search(line))), None
         )
         meta.date = iso_date(printed.group(0)) if printed else None
     meta.published = iso_date(_field(fields, "published"))
@@ -224,16 +241,12 @@ def extract(parsed: Parsed, fallback_title: str, today: dt.date | None = None) -
         meta.interprets = m.group(1)
 
     for m in _REPEAL.finditer(text):
-        name = m.group(1)
-        if name == meta.title:
+        name, no = m.group(1), m.group(2)
+        doc_no = DOC_NO.search(no).group(0) if no and DOC_NO.search(no) else None
+        # a revision repeals the earlier version of its own title: then the 文号 tells them apart
+        if name == meta.title and (doc_no is None or doc_no == meta.doc_no):
             continue
-        no = m.group(2)
-        meta.repeals.append(
-            {
-                "title": name,
-                "doc_no": DOC_NO.search(no).group(0) if no and DOC_NO.search(no) else None,
-            }
-        )
+        meta.repeals.append({"title": name, "doc_no": doc_no})
 
     meta.places = _places(meta)
     year_src = re.search(r"((?:19|20)\d{2})\s*年", meta.title)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .blocks import Parsed, TextBuilder
+from .blocks import Parsed, TextBuilder, squeeze
 from .decode import decode_text
 
 # labels a page header or metadata box uses; "label：value" pairs, several per line
@@ -73,11 +73,57 @@ def _is_header_line(line: str) -> bool:
     return bool(pairs) and len(line) <= 120
 
 
+# a column gap in a table typed as text: two spaces or more, a tab, an ideographic space
+_COLUMN_GAP = re.compile(r"[ \t\u3000]{2,}|\t|\u3000")
+TABLE_MIN_ROWS = 2  # body rows under the header line
+HEADER_CELL_CHARS = 12
+
+
+def _cells(line: str) -> list[str]:
+    return [c for c in _COLUMN_GAP.split(line.strip()) if c]
+
+
+def text_tables(lines: list[str]) -> dict[int, tuple[list[str], list[str]] | None]:
+    """Tables typed as aligned text ("服务类别    抵扣比例    单张上限" over rows of the same
+    columns): line index → (headers, cells) for each body row, None for the header line. A
+    table is a header of short cells without sentence punctuation over at least
+    ``TABLE_MIN_ROWS`` consecutive lines of as many columns."""
+    out: dict[int, tuple[list[str], list[str]] | None] = {}
+    i = 0
+    while i < len(lines):
+        head = _cells(lines[i])
+        if len(head) < 2 or any(
+            len(c) > HEADER_CELL_CHARS or re.search(r"[。；;，,：:]", c) for c in head
+        ):
+            i += 1
+            continue
+        j = i + 1
+        while j < len(lines) and len(_cells(lines[j])) == len(head):
+            j += 1
+        if j - i - 1 >= TABLE_MIN_ROWS:
+            out[i] = None
+            for k in range(i + 1, j):
+                out[k] = (head, _cells(lines[k]))
+            i = j
+        else:
+            i += 1
+    return out
+
+
 def read_plain(data: bytes, name: str) -> Parsed:
     text = decode_text(data, name)
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     lines, fields = split_page_chrome([line.strip() for line in lines])
+    tables = text_tables(lines)
     builder = TextBuilder()
-    for line in lines:
-        builder.add("paragraph", line)
+    header = None
+    for n, line in enumerate(lines):
+        if tables.get(n) is None:
+            builder.add("paragraph", line)
+            header = squeeze(line) if n in tables else None
+        else:  # a row quoted as typed, read under its header line (its lead-in)
+            headers, cells = tables[n]
+            builder.add(
+                "table_row", line, headers=tuple(headers), cells=tuple(cells), lead_in=header
+            )
     return Parsed.from_builder(builder, fields=fields)

@@ -29,21 +29,12 @@ def assistant(tmp_path_factory):
     return a
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 11): the preamble is separated and 第七条 is now a candidate whole, but "
-    "the everyday verb 申请 (the corpus says 申领) outweighs 创新券 by corpus IDF, so the unit "
-    "covers under MIN_COVERAGE; down-weighting verbs by word class fixed it but let near misses "
-    "through (devcorpus abstention recall fell on both splits); round 3 also tried the "
-    "preamble's words as extra keyword terms and its clause next to the ask joining the ask "
-    "(no gain on dev, a loss on fresh / dev-030 lost)",
-)
 def test_a_preamble_does_not_make_the_question_unanswerable(assistant):
     a = assistant.ask(
         "你好，我们是做海洋装备配套的小公司，去年营收大概八千万，员工一百来人，"
         "想问一下今年申请创新券最多能拿多少？"
     )
-    assert not a.abstained
+    assert not a.abstained and "30万元" in a.answer
     assert a.citations[0].doc_id == "东港市科技创新券管理办法.txt"
 
 
@@ -392,3 +383,43 @@ def test_a_verb_with_a_complement_is_as_everyday_as_its_head():
     # only the word at the interrogative counts: the thing asked about
     assert absent_action("资格证书怎么考取？", ["考取"])[1] == "考取"
     assert absent_action("考取资格证书以后奖励多少？", ["考取"]) == (0.0, None)
+
+
+# -- shapes the unseen documents and questions showed (evals/unseen, dev split) ----------------
+
+
+def test_a_modal_glued_to_a_verb_is_no_missing_topic(assistant):
+    # jieba's HMM glues 能补 together; the corpus has those characters only across its own words
+    # ("还能补报吗"), which had weighed it as a corpus term no unit covers
+    a = assistant.ask("贷款贴息能补多少？")
+    assert not a.abstained and "50%" in a.answer and "100万元" in a.answer
+    # asked for an amount: a further sentence on 贴息 that states none is not quoted
+    assert "贴息计算期间" not in a.answer
+
+
+def test_an_elliptical_ask_takes_its_topic_from_the_clause_before_it(assistant):
+    a = assistant.ask(
+        "我们是一家做智能传感器的科技型中小企业，去年从本地银行贷了500万流动资金贷款，"
+        "利息一直按时还，听说市里有贴息，能补多少？"
+    )
+    assert not a.abstained and "50%" in a.answer
+
+
+def test_a_place_named_beside_a_covered_one_is_the_askers_situation(assistant):
+    a = assistant.ask("想找北京的一家检测机构做服务，东港市的创新券能拿去抵扣吗？")
+    assert "现有文件只涉及" not in a.answer
+    assert not a.abstained and a.citations[0].doc_id == "东港市科技创新券管理办法.txt"
+
+
+def test_a_question_about_what_was_actually_done_is_not_answered_with_a_target(assistant):
+    a = assistant.ask("今年的创新券实际发放了多少？")
+    assert a.abstained and "实际完成情况" in a.answer
+    # the target itself is still answered
+    assert not assistant.ask("今年计划发放多少科技创新券？").abstained
+
+
+def test_an_approximate_number_is_not_an_ask(assistant):
+    from assistant.answering.question import understand
+
+    asked = understand("老板让我问一下，我们公司去年领的创新券额度没用完，还剩十几万，能不能结转？")
+    assert "还剩十几万" in asked.context and asked.ask.startswith("能不能")

@@ -1,0 +1,49 @@
+"""Question shapes the first builds misread: words jieba glues or keeps whole, places that are
+not places, ratio signs, coined terms. Each would fail on the code before it."""
+
+from __future__ import annotations
+
+from assistant.answering.places import question_places
+from assistant.answering.query import FACT_KINDS, analyse, key_terms
+from assistant.text import quoted_terms
+
+
+def test_a_verb_before_shi_is_not_a_city():
+    # "听说市里……" is no place called 听说市; a place the national list lacks still is one
+    assert question_places("你好，听说市里对这种情况还有额外奖励？", set()) == []
+    assert question_places("请问，西岭市的创新券怎么领？", set()) == ["西岭市"]
+
+
+def test_a_corpus_place_is_found_by_its_short_name():
+    assert question_places("青川的创新券能拿去抵扣吗？", {"青川市"}) == ["青川"]
+
+
+def test_a_word_holding_an_interrogative_is_an_asking_word():
+    assert "几月份" not in key_terms("研发费补助一般几月份开始报")
+    assert "多少次" not in key_terms("每年能申请多少次")
+
+
+def test_the_ratio_sign_states_a_ratio():
+    assert FACT_KINDS["rate"][1].search("补助资金由市级和县级财政按照6∶4的比例分担")
+
+
+def test_materials_asked_as_what_to_hand_in():
+    assert "materials" in analyse("除了申请表和认定文件还得交什么？").kinds
+
+
+def test_what_was_actually_done_is_a_kind_of_fact():
+    assert "actual" in analyse("2024年实际完成的技术合同成交额是多少？").kinds
+    assert "actual" in analyse("今年的额度还剩多少？").kinds
+    assert "actual" not in analyse("今年的额度是多少？").kinds
+    assert "actual" not in analyse("还剩十几万，能不能结转？").kinds
+
+
+def test_short_names_a_text_defines_or_abbreviates_are_coined_terms():
+    text = (
+        "本办法所称科技创新券（以下简称创新券），是指……。本通知所称服务券，是指……。"
+        "本办法所称研发费用，是指……"
+    )
+    terms = quoted_terms(text)
+    assert {"创新券", "服务券"} <= terms
+    # a defined phrase of words jieba knows is left to jieba
+    assert "研发费用" not in terms and "科技创新券" not in terms
