@@ -21,7 +21,9 @@ from .ingest.blocks import Block
 from .models import Chunk
 from .text import sentences, token_boundaries
 
-CHUNKER_VERSION = "blocks-v6"  # v3: the title joins the indexed text; v4: defined terms; v5: text tables
+# v3: the title joins the indexed text; v4: defined terms; v7: text tables (rows under their
+# header line)
+CHUNKER_VERSION = "blocks-v7"
 MAX_CHARS = 320
 SEP = " › "
 _LEAD_IN_END = ("：", ":")

@@ -12,7 +12,7 @@ from .extractive import abstention, extractive_answer, quote_lines
 from .fields import asked_fields, label, locate
 from .query import _INTENT_WORDS, Query, analyse
 from .question import Asked
-from .scope import Scope
+from .scope import TAIL_CHARS, Scope
 
 
 def scoped_filters(filters: Filters | None, scope: Scope) -> Filters:
@@ -49,17 +49,35 @@ def narrow_to(scope: Scope, prev_docs: list[str], reader: IndexReader) -> Scope:
 def strip_titles(text: str, scope: Scope, reader: IndexReader) -> str:
     """The question without the titles of the documents it names (they scope, they are not
     topic words that a clause must contain)."""
-    titles = [reader.scope.docs[d].title for d in scope.named if d in reader.scope.docs]
+    docs = [reader.scope.docs[d] for d in scope.named if d in reader.scope.docs]
+    titles = [d.title for d in docs]
     if not titles:
         return text
     original = text
     for title in titles:
         text = text.replace(f"《{title}》", " ").replace(title, " ")
+    for doc in docs:  # named by the tail of its title ("2020年印发的那版研发费用补助办法")
+        tail = _longest_tail(doc.core, text)
+        if tail:
+            text = re.sub(_REFERENCE + re.escape(tail), " ", text)
     # a quoted short form of a named title ("《扶持办法》")
     text = re.sub(
         r"《([^》]+)》", lambda m: " " if any(m.group(1) in t for t in titles) else m.group(0), text
     )
     return re.sub(r"\s+", " ", text).strip() or original
+
+
+# how a question refers to a document before its name: "印发的那版", "这份" (the year stays: it
+# scopes)
+_REFERENCE = r"(?:(?:印发|发布|出台|颁布|制定|修订|下发)的)?(?:那|这)?[版份个]?"
+
+
+def _longest_tail(core: str, text: str) -> str | None:
+    """The longest tail of a core title, of at least ``TAIL_CHARS`` characters, in ``text``."""
+    for n in range(len(core), TAIL_CHARS - 1, -1):
+        if core[-n:] in text:
+            return core[-n:]
+    return None
 
 
 def part_query(part: str, previous: str | None, query: Query, reader: IndexReader) -> Query:

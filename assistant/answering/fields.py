@@ -16,6 +16,7 @@ FIELDS: tuple[tuple[str, re.Pattern, str], ...] = (
         "issuers",
         re.compile(
             r"发布机构|发文机关|发布单位|发文单位|哪个(部门|单位|机关)(发布|印发|制定|出台|发的)|谁发布|谁印发"
+            r"|哪(几)?[个些家](部门|单位|机关)(联合)?(发|出|印发|发布|制定|出台)的"
         ),
         "发文机关",
     ),
@@ -23,6 +24,7 @@ FIELDS: tuple[tuple[str, re.Pattern, str], ...] = (
         "date",
         re.compile(
             r"成文日期|发文日期|印发日期|(哪天|什么时候|何时|哪一天|几号)印发|印发(时间|日期|于)"
+            r"|(什么时候|啥时候|哪天|何时)(发|出|出台)的"
         ),
         "成文日期",
     ),
@@ -34,7 +36,11 @@ FIELDS: tuple[tuple[str, re.Pattern, str], ...] = (
         ),
         "施行日期",
     ),
-    ("effective_to", re.compile(r"有效期"), "有效期"),
+    (
+        "effective_to",
+        re.compile(r"有效期|(管|有效|用|执行|适用)到(哪年|哪天|什么时候|啥时候|何时|哪一年)"),
+        "有效期",
+    ),
     ("index_no", re.compile(r"索引号"), "索引号"),
     ("interprets", re.compile(r"解读(的是)?(哪个|哪份|什么)(文件|政策|办法)|解读的是"), "解读文件"),
     (

@@ -16,6 +16,7 @@ FACT_KINDS: dict[str, tuple[re.Pattern, re.Pattern, str]] = {
     "rate": (
         re.compile(
             r"利率|利息|年化|费率|税率|贴息比例|扣除比例|比例是|百分之几|多少比例|比例(是)?多少|什么比例|几成"
+            r"|\d+(\.\d+)?\s*%还是"  # "按100%还是120%": which rate
         ),
         re.compile(
             r"\d+(\.\d+)?\s*%|百分之[一二三四五六七八九十百]+|个百分点|基点|\d+\s*[:：∶比]\s*\d+"
@@ -34,7 +35,7 @@ FACT_KINDS: dict[str, tuple[re.Pattern, re.Pattern, str]] = {
     ),
     "deadline": (
         re.compile(
-            r"截止|期限(?!(是|有)?多长)|什么时候|何时|哪天|哪一天|哪日|几月|几号|日期|时间节点|申报时间|举办时间"
+            r"截止|截至|期限(?!(是|有)?多长)|什么时候|何时|哪天|哪一天|哪日|几月|几号|日期|时间节点|申报时间|举办时间"
         ),
         re.compile(
             r"\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}\s*年\s*\d{1,2}\s*月|月底|月末|年底前|日前|截止"
@@ -69,6 +70,15 @@ FACT_KINDS: dict[str, tuple[re.Pattern, re.Pattern, str]] = {
             r"|已达到|已有|现有|剩余|尚余"
         ),
         "实际完成情况",
+    ),
+    # a person ("负责人叫什么名字"): only a unit naming a contact person answers
+    "person": (
+        re.compile(
+            r"(负责人|联系人|经办人|工作人员|科长|主任|局长)[^，,。？?]{0,4}(叫什么|名字|姓名|姓什么|是谁)"
+            r"|找谁|哪位(同志|老师)"
+        ),
+        re.compile(r"联系人|负责人|经办人|同志|先生|女士"),
+        "联系人姓名",
     ),
     "materials": (
         re.compile(r"材料|(提交|准备|交|带)(些)?什么|需要哪些(文件|资料)|申报书|证明文件|资料"),
@@ -123,14 +133,18 @@ _FUNCTION_WORDS = frozenset(
 _ASKING_MORPHEME = re.compile(r"几|多少|哪|什么|怎么|啥|咋")
 _YEAR_TOKEN = re.compile(r"(19|20)\d{2}|年度")
 # a definition question prefers a defining clause ("本办法所称……是指……") but does not need one
-DEFINITION_ASKED = re.compile(r"什么是|是什么意思|什么意思|指什么|含义|定义|什么叫|何谓|怎么理解")
+DEFINITION_ASKED = re.compile(
+    r"什么是|是什么意思|什么意思|指什么|含义|定义|什么叫|何谓|怎么理解|是(个|种)?什么东西|是个啥|是啥东西"
+)
 DEFINING = re.compile(r"是指|所称|指的是|定义为")
 _TITLE = re.compile(r"标题|题目|条目名称|叫什么|名称是")
 _YEAR = re.compile(r"(20\d{2})\s*年")
 # A question wrapped in other text ("以下是通知：……。请问……？"): the asking sentence is the last
 # one with a question mark or a question word.
 _CLAUSE = re.compile(r"[^。！？!?\n：:]+[。！？!?：:]*")
-_ASKING = re.compile(r"[？?]|多少|(?<![十百千万])几(?![十百千万亿])|哪|什么|吗|呢|如何|怎么|是否|啥|咋")
+_ASKING = re.compile(
+    r"[？?]|多少|(?<![十百千万])几(?![十百千万亿])|哪|什么|吗|呢|如何|怎么|是否|啥|咋"
+)
 
 
 @lru_cache(maxsize=1)

@@ -212,9 +212,7 @@ def extract(parsed: Parsed, fallback_title: str, today: dt.date | None = None) -
         meta.date = iso_date(signed)
     if meta.date is None:  # 版记: "……办公室　　2025年2月10日印发", the last such line — a date
         # before 印发 inside a sentence ("2020年4月20日印发的《……》同时废止") is another document's
-        printed = next(
-            (m for line in reversed(tail) if (m := _PRINTED_LINE.search(line))), None
-        )
+        printed = next((m for line in reversed(tail) if (m := _PRINTED_LINE.search(line))), None)
         meta.date = iso_date(printed.group(0)) if printed else None
     meta.published = iso_date(_field(fields, "published"))
 

@@ -74,7 +74,15 @@ def refine(parsed: Parsed) -> Parsed:
         text = src[b.start : b.end]
         attrs = {"page": b.page, "low_confidence": b.low_confidence}
         if b.kind in ("table_row",):
-            out.add("table_row", text, headers=b.headers, cells=b.cells, label=b.label, **attrs)
+            out.add(
+                "table_row",
+                text,
+                headers=b.headers,
+                cells=b.cells,
+                label=b.label,
+                lead_in=b.lead_in,
+                **attrs,
+            )
             lead = list_kind = None
             i += 1
             continue

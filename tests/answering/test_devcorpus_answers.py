@@ -423,3 +423,9 @@ def test_an_approximate_number_is_not_an_ask(assistant):
 
     asked = understand("老板让我问一下，我们公司去年领的创新券额度没用完，还剩十几万，能不能结转？")
     assert "还剩十几万" in asked.context and asked.ask.startswith("能不能")
+
+
+def test_a_repealed_version_named_by_its_year_and_the_tail_of_its_title(assistant):
+    # "印发的那版……暂行办法" names the document; its words scope, they are no topic to cover
+    a = assistant.ask("2021年印发的那版创新券管理暂行办法，每家企业每年最多能申领多少？")
+    assert not a.abstained and "20万元" in a.answer and "已被" in a.answer

@@ -47,3 +47,27 @@ def test_short_names_a_text_defines_or_abbreviates_are_coined_terms():
     assert {"创新券", "服务券"} <= terms
     # a defined phrase of words jieba knows is left to jieba
     assert "研发费用" not in terms and "科技创新券" not in terms
+
+
+def test_colloquial_asks_for_metadata_fields():
+    from assistant.answering.fields import asked_fields
+
+    assert asked_fields("那份工作要点是哪几个部门出的？") == ["issuers"]
+    assert asked_fields("啥时候发的") == ["date"]
+    assert asked_fields("这个方案管到哪年哪天？") == ["effective_to"]
+    assert asked_fields("哪个部门负责受理？") == []  # who handles it, not who issued it
+
+
+def test_a_person_and_a_choice_between_rates_are_kinds_of_fact():
+    assert "person" in analyse("科技服务业科的负责人叫什么名字？").kinds
+    assert "rate" in analyse("研发费用加计扣除现在是按100%还是120%加计？").kinds
+
+
+def test_what_is_this_thing_asks_for_a_definition():
+    from assistant.answering.query import DEFINITION_ASKED
+
+    assert DEFINITION_ASKED.search("创新券到底是个什么东西？")
+
+
+def test_the_name_of_an_activity_is_not_a_person():
+    assert "person" not in analyse("常态化开展的外国专家活动叫什么名字？").kinds

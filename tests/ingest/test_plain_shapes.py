@@ -58,3 +58,12 @@ def test_issuers_and_date_on_one_signature_line():
     meta = load_bytes(text.encode("utf-8"), "要点.md").metadata
     assert meta["issuers"] == ["白水县科学技术局", "白水县农业农村局"]
     assert meta["date"] == "2025-02-20"
+
+
+def test_a_text_table_row_is_a_chunk_read_under_its_header_line():
+    from assistant.chunk import chunk_document
+
+    doc = load_bytes(TABLE.encode("utf-8"), "表.txt")
+    rows = [c for c in chunk_document(doc) if c.kind == "table_row"]
+    assert [c.text for c in rows] == ["检验检测 50% 10万元", "大型科研仪器共享 50% 10万元"]
+    assert all(c.lead_in == "服务类别 抵扣比例 单张上限" for c in rows)
