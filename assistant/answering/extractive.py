@@ -21,7 +21,7 @@ from .instructions import flagged_spans, is_instruction, masked
 from .query import _INTENT_WORDS, DEFINING, DEFINITION_ASKED, FACT_KINDS, Query
 from .question import OBTAINING, eligibility_spans
 from .ranges import row_fits
-from .support import _verb, absent_action, action_specificity, gap, names_topic
+from .support import is_verb, absent_action, action_specificity, gap, names_topic
 
 CONTEXT_WEIGHT = 0.3  # weight of a topic term inherited from an earlier turn
 MISSING_WEIGHT = 0.5  # share of full weight for a key term the corpus never uses
@@ -139,7 +139,7 @@ def _everyday_verb(term: str) -> bool:
     """A verb of everyday Chinese ("开始", "拿到", "允许") that no document uses: how people
     ask, not a topic — the other side of ``decide.MAX_ACTION``, the limit at which an absent
     verb is specific enough that the documents do not describe that action."""
-    return _verb(term) and action_specificity(term) < MAX_ACTION
+    return is_verb(term) and action_specificity(term) < MAX_ACTION
 
 
 def _glued_pair(term: str) -> bool:
@@ -576,7 +576,7 @@ def _signals(cand: Candidate, weights: TermWeights, query: Query) -> Signals:
     missing = sum(weights.weights[t] for t in weights.missing) / weights.total
     terms = {t: weights.aliases.get(t, []) for t in weights.weights}
     left_out, _word = gap(query.text, terms, cand.read)
-    action, _verb = absent_action(query.text, weights.missing)
+    action, _action_word = absent_action(query.text, weights.missing)
     return Signals(
         coverage=cand.coverage,
         own=own,

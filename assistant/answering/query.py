@@ -205,8 +205,13 @@ def focus(text: str) -> str:
     return asking if asking and key_terms(asking) else text
 
 
+# a year ends a word: jieba glues the 年 of "2027年全社会" to the next character ("年全")
+_YEAR_END = re.compile(r"((?:19|20)\d{2}\s*年)(?![度份])")
+
+
 def key_terms(text: str) -> list[str]:
     terms: list[str] = []
+    text = _YEAR_END.sub(r"\1 ", text)
     for tok in word_tokens(text):  # precise-mode words: no overlapping sub-words
         if (
             tok not in terms

@@ -145,7 +145,7 @@ _COMPLEMENT = re.compile(
 )
 
 
-def _verb(word: str) -> bool:
+def is_verb(word: str) -> bool:
     return (_tags().get(word) or "").startswith("v")
 
 
@@ -161,7 +161,7 @@ def absent_action(question: str, absent: list[str]) -> tuple[float, str | None]:
     aspects = aspect_words(question)
     best, word = 0.0, None
     for term in absent:
-        if term not in aspects or not _verb(term) or _ASKING_CHARS.search(term):
+        if term not in aspects or not is_verb(term) or _ASKING_CHARS.search(term):
             continue
         s = action_specificity(term)
         if s > best:

@@ -71,3 +71,8 @@ def test_what_is_this_thing_asks_for_a_definition():
 
 def test_the_name_of_an_activity_is_not_a_person():
     assert "person" not in analyse("常态化开展的外国专家活动叫什么名字？").kinds
+
+
+def test_a_year_is_not_glued_to_the_word_after_it():
+    terms = key_terms("2027年全社会研发经费投入强度的目标定的多少")
+    assert "年全" not in terms and "社会" in terms
