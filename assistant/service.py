@@ -420,7 +420,10 @@ class Assistant:
         # is searched, one query embedding as before) and in choosing the unit
         search_text = query.text
         if asked.eligibility:
-            situation = tuple(t for t in content_terms(asked.context) if t not in query.terms)
+            # (its figures are matched against a condition's thresholds, not as strings)
+            situation = tuple(
+                t for t in content_terms(asked.context) if t not in query.terms and not t.isdigit()
+            )
             query = replace(query, situation=situation, eligibility=True)
             search_text = analyse(f"{asked.context}，{ask}", reader.corrector).text
         if not has_searchable_content(question) or not (query.terms or scope.named):

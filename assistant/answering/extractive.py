@@ -20,8 +20,8 @@ from .decide import MAX_ACTION, MIN_COVERAGE, Signals, should_answer
 from .instructions import flagged_spans, is_instruction, masked
 from .query import _INTENT_WORDS, DEFINING, DEFINITION_ASKED, FACT_KINDS, Query
 from .question import OBTAINING, eligibility_spans
-from .ranges import row_fits
-from .support import is_verb, absent_action, action_specificity, gap, names_topic
+from .ranges import AMOUNT, amounts, row_fits
+from .support import absent_action, action_specificity, gap, is_verb, names_topic
 
 CONTEXT_WEIGHT = 0.3  # weight of a topic term inherited from an earlier turn
 MISSING_WEIGHT = 0.5  # share of full weight for a key term the corpus never uses
@@ -108,6 +108,10 @@ class TermWeights:
         # cannot be matched and weigh nothing)
         self.situation = {t: reader.idf.get(t, 0.0) for t in query.situation}
         self.eligibility = query.eligibility
+        # the kinds of figure the asker states ("去年研发才投了40多万", "员工200来人")
+        self.figures = (
+            {kind for _v, kind in amounts(query.original)} if query.eligibility else set()
+        )
 
     def coverage(self, text: str) -> float:
         got = 0.0
@@ -123,7 +127,10 @@ class TermWeights:
             return 0.0
         total = sum(self.situation.values())
         spoken = sum(w for t, w in self.situation.items() if t in text)
-        return CONDITION_BONUS + (SITUATION_WEIGHT * spoken / total if total else 0.0)
+        bonus = CONDITION_BONUS + (SITUATION_WEIGHT * spoken / total if total else 0.0)
+        if self.figures & _thresholds(text):  # the threshold the asker's figure is checked against
+            bonus += THRESHOLD_BONUS
+        return bonus
 
     def context_bonus(self, text: str) -> float:
         """A tie-breaker: never more than ``CONTEXT_WEIGHT`` in all, however few words the
@@ -133,6 +140,16 @@ class TermWeights:
         if not got:
             return 0.0
         return min(got / self.total, CONTEXT_WEIGHT * got / sum(self.context.values()))
+
+
+def _thresholds(text: str) -> set[str]:
+    """The kinds of figure ``text`` sets a threshold on ("营业收入不超过2亿元" → money)."""
+    out = set()
+    for m in AMOUNT.finditer(text):
+        near = text[max(m.start() - 4, 0) : m.end() + 3]
+        if _THRESHOLD.search(near) and (found := amounts(m.group(0))):
+            out.add(found[0][1])
+    return out
 
 
 def _everyday_verb(term: str) -> bool:
@@ -212,6 +229,10 @@ _LIST_KINDS = {"conditions", "materials", "names"}
 # the signal: nearly every clause of a rule has one. General drafting words, not one corpus's.
 CONDITION_BONUS = 0.25
 SITUATION_WEIGHT = 1.0
+# … and a condition setting a threshold ("不低于50万元") on a kind of figure the asker states
+# ("去年研发才投了40多万") is the one it turns on: as much again as stating a condition at all
+THRESHOLD_BONUS = CONDITION_BONUS
+_THRESHOLD = re.compile(r"不低于|不少于|不超过|不高于|不足|低于|高于|超过|达到|以上|以下|以内")
 CONDITION = re.compile(
     r"(具备|符合|满足|达到)[^。；;\n]{0,10}条件|(申报|申请|申领|资格)条件|条件[:：]"
     r"|不予|不得|不纳入|不适用|不属于|除外|仅限"

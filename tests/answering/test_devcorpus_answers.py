@@ -429,3 +429,8 @@ def test_a_repealed_version_named_by_its_year_and_the_tail_of_its_title(assistan
     # "印发的那版……暂行办法" names the document; its words scope, they are no topic to cover
     a = assistant.ask("2021年印发的那版创新券管理暂行办法，每家企业每年最多能申领多少？")
     assert not a.abstained and "20万元" in a.answer and "已被" in a.answer
+
+
+def test_an_eligibility_question_with_a_figure_gets_the_condition_setting_its_threshold(assistant):
+    a = assistant.ask("我们是做电子元件的企业，2024年度研发费用大概80万，能申报研发投入后补助吗？")
+    assert not a.abstained and "不低于100万元" in a.answer

@@ -76,3 +76,10 @@ def test_the_name_of_an_activity_is_not_a_person():
 def test_a_year_is_not_glued_to_the_word_after_it():
     terms = key_terms("2027年全社会研发经费投入强度的目标定的多少")
     assert "年全" not in terms and "社会" in terms
+
+
+def test_the_kinds_of_figure_a_condition_sets_a_threshold_on():
+    from assistant.answering.extractive import _thresholds
+
+    assert _thresholds("上一年度营业收入不超过2亿元、从业人员500人以下") == {"money", "人"}
+    assert _thresholds("按上一年度研发费用的5%给予补助") == set()
