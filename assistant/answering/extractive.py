@@ -176,6 +176,7 @@ def _asking_spans(
     if eligibility:  # "能申请……吗": how it asks whether one may, not its topic
         intent += eligibility_spans(text)
     kind = [m.span() for asked, _r, _l in FACT_KINDS.values() for m in asked.finditer(text)]
+    kind += [m.span() for m in DEFINITION_ASKED.finditer(text)]  # "是个什么东西"
     return intent, kind
 
 

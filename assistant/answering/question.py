@@ -39,7 +39,13 @@ _OBTAIN = r"(?:申请|申报|申领|报名|报|享受|领取|领|拿|获得|参�
 _ELIGIBILITY = re.compile(_MODAL + r"(?:再|也|还|都|去|来|够)?" + _OBTAIN)
 OBTAINING = re.compile(_OBTAIN)  # a verb of applying for or receiving (fullmatch a word)
 _YES_NO = re.compile(r"(?:吗|么|嘛|不|没有)\s*[？?]?\s*$|能否|可否|是否|能不能|可不可以")
+_WHAT_ABOUT = re.compile(r"^(?:那|那么)?[^？?，,。]{1,10}呢\s*[？?]$")
 _WH = re.compile(r"多少|几|哪|什么|怎么|如何|怎样|啥|多久|多长")
+
+
+def _what_about(part: str) -> bool:
+    """ "那增量的呢？": names a topic and asks nothing of its own."""
+    return bool(_WHAT_ABOUT.match(part)) and not _WH.search(part)
 
 
 def asks_eligibility(ask: str) -> bool:
@@ -79,9 +85,10 @@ def understand(text: str) -> Asked:
     ask = _FILLER.sub("", ask).strip() or ask
     parts = [p.strip() for p in re.findall(r"[^？?]+[？?]?", ask) if p.strip(" ？?，,")]
     # a part is a sentence that asks; a trailing statement stays with the part before it
+    # … and "那增量的呢？封顶多少" is one ask: a short "那X呢？" names what the next part asks about
     merged: list[str] = []
     for p in parts:
-        if merged and not _ASKING.search(p):
+        if merged and (not _ASKING.search(p) or _what_about(merged[-1])):
             merged[-1] += p
         else:
             merged.append(p)

@@ -434,3 +434,12 @@ def test_a_repealed_version_named_by_its_year_and_the_tail_of_its_title(assistan
 def test_an_eligibility_question_with_a_figure_gets_the_condition_setting_its_threshold(assistant):
     a = assistant.ask("我们是做电子元件的企业，2024年度研发费用大概80万，能申报研发投入后补助吗？")
     assert not a.abstained and "不低于100万元" in a.answer
+
+
+def test_what_about_x_then_its_question_is_answered_as_one_ask(assistant):
+    history = [
+        {"role": "user", "content": "创新券每家企业每年最多能领多少？"},
+        {"role": "assistant", "content": "每家企业每年最高30万元。"},
+    ]
+    a = assistant.ask("那高新技术企业呢？封顶多少？", history=history)
+    assert not a.abstained and "50万元" in a.answer and "没有写明" not in a.answer

@@ -83,3 +83,10 @@ def test_the_kinds_of_figure_a_condition_sets_a_threshold_on():
 
     assert _thresholds("上一年度营业收入不超过2亿元、从业人员500人以下") == {"money", "人"}
     assert _thresholds("按上一年度研发费用的5%给予补助") == set()
+
+
+def test_what_about_x_then_a_question_is_one_ask():
+    from assistant.answering.question import understand
+
+    assert understand("那增量的呢？封顶多少").parts == ("那增量的呢？封顶多少",)
+    assert len(understand("文号是什么呢？发布机构是哪个？").parts) == 2
