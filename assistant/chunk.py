@@ -22,8 +22,8 @@ from .models import Chunk
 from .text import sentences, token_boundaries
 
 # v3: the title joins the indexed text; v4: defined terms; v7: text tables (rows under their
-# header line)
-CHUNKER_VERSION = "blocks-v7"
+# header line); v8: the items under a lead-in read as a heading stay one list
+CHUNKER_VERSION = "blocks-v8"
 MAX_CHARS = 320
 SEP = " › "
 _LEAD_IN_END = ("：", ":")
@@ -129,7 +129,13 @@ def units(doc: Document, max_chars: int = MAX_CHARS) -> list[_Unit]:
         elif b.kind == "list_item":
             lead_open = cur is not None and cur.kind in ("article", "item", "list")
             lead_open = lead_open and cur.section == section()
-            if lead_open and (b.lead_in is None or b.lead_in in text[cur.start : cur.end]):
+            # an item of the open list: its lead-in is in the unit, or is the one the unit's
+            # items share (a lead-in read as a heading: "（三）申领材料：" over 1. 2. 3.)
+            if lead_open and (
+                b.lead_in is None
+                or b.lead_in in text[cur.start : cur.end]
+                or cur.blocks[-1].lead_in == b.lead_in
+            ):
                 cur.blocks.append(b)
                 if cur.kind == "item" and b.lead_in:
                     cur.kind = "list"

@@ -67,3 +67,16 @@ def test_a_text_table_row_is_a_chunk_read_under_its_header_line():
     rows = [c for c in chunk_document(doc) if c.kind == "table_row"]
     assert [c.text for c in rows] == ["检验检测 50% 10万元", "大型科研仪器共享 50% 10万元"]
     assert all(c.lead_in == "服务类别 抵扣比例 单张上限" for c in rows)
+
+
+def test_items_under_a_lead_in_read_as_a_heading_stay_one_list():
+    from assistant.chunk import chunk_document
+
+    text = (
+        "关于开展创新券申领工作的通知\n\n各有关企业：\n\n三、申领时间和方式\n\n（一）申领时间：4月1日至4月30日。\n\n"
+        "（三）申领材料：\n\n1. 申领申请表；\n\n2. 营业执照复印件；\n\n3. 财务报表。\n"
+    )
+    chunks = chunk_document(load_bytes(text.encode("utf-8"), "材料.txt"))
+    lists = [c for c in chunks if "营业执照" in c.text]
+    assert len(lists) == 1 and "申领申请表" in lists[0].text and "财务报表" in lists[0].text
+    assert lists[0].section.endswith("（三）申领材料：")
