@@ -407,7 +407,7 @@ class Assistant:
         if asked.context and not any(
             t in reader.vocabulary and names_topic(t) for t in query.terms
         ):
-            # an elliptical ask ("……听说市里有贴息，能补多少？"), none of whose words the documents
+            # an elliptical ask ("……听说还有奖励，能给多少？"), none of whose words the documents
             # use as a topic: the clause before it names the topic, at full weight
             topic = antecedent(asked.context, reader.vocabulary)
             if topic:

@@ -56,7 +56,7 @@ def strip_titles(text: str, scope: Scope, reader: IndexReader) -> str:
     original = text
     for title in titles:
         text = text.replace(f"《{title}》", " ").replace(title, " ")
-    for doc in docs:  # named by the tail of its title ("2020年印发的那版研发费用补助办法")
+    for doc in docs:  # named by the tail of its title ("2019年印发的那版……管理办法")
         tail = _longest_tail(doc.core, text)
         if tail:
             text = re.sub(_REFERENCE + re.escape(tail), " ", text)

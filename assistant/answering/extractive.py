@@ -96,7 +96,7 @@ class TermWeights:
                     self.weights[term] = reader.max_idf * share
                     self.missing.append(term)
         if AMOUNT_KINDS & set(query.kinds):
-            # "申请创新券最多能拿多少": how much of the thing is asked; the verb of applying for
+            # "申请那个补贴最多能拿多少": how much of the thing is asked; the verb of applying for
             # or receiving it names no other amount, so a unit need not repeat it
             for term in self.weights:
                 if OBTAINING.fullmatch(term):
@@ -108,7 +108,7 @@ class TermWeights:
         # cannot be matched and weigh nothing)
         self.situation = {t: reader.idf.get(t, 0.0) for t in query.situation}
         self.eligibility = query.eligibility
-        # the kinds of figure the asker states ("去年研发才投了40多万", "员工200来人")
+        # the kinds of figure the asker states ("营收才三千来万", "员工80来人")
         self.figures = (
             {kind for _v, kind in amounts(query.original)} if query.eligibility else set()
         )
@@ -231,7 +231,7 @@ _LIST_KINDS = {"conditions", "materials", "names"}
 CONDITION_BONUS = 0.25
 SITUATION_WEIGHT = 1.0
 # … and a condition setting a threshold ("不低于50万元") on a kind of figure the asker states
-# ("去年研发才投了40多万") is the one it turns on: as much again as stating a condition at all
+# ("营收才三千来万") is the one it turns on: as much again as stating a condition at all
 THRESHOLD_BONUS = CONDITION_BONUS
 _THRESHOLD = re.compile(r"不低于|不少于|不超过|不高于|不足|低于|高于|超过|达到|以上|以下|以内")
 CONDITION = re.compile(

@@ -75,7 +75,7 @@ def _common_word(stem: str) -> bool:
 
 
 def question_places(text: str, corpus_places: set[str]) -> list[str]:
-    # the corpus's places by their short names too ("青川" for 青川市)
+    # the corpus's places by their short names too ("甲川" for 甲川市)
     short = {_SUFFIX.sub("", p) for p in corpus_places} | {p.rstrip("县区") for p in corpus_places}
     found = places_in(text, frozenset(corpus_places) | {p for p in short if len(p) >= 2})
     for m in _NAMED.finditer(text):

@@ -205,7 +205,7 @@ def focus(text: str) -> str:
     return asking if asking and key_terms(asking) else text
 
 
-# a year ends a word: jieba glues the 年 of "2027年全社会" to the next character ("年全")
+# a year ends a word: jieba glues the 年 of "2030年全社会" to the next character ("年全")
 _YEAR_END = re.compile(r"((?:19|20)\d{2}\s*年)(?![度份])")
 
 

@@ -8,7 +8,7 @@
   something ("……签的是3年的劳动合同，这样能申请安家补贴吗？"). Its preamble is then no mere
   wrapping: the asker's situation is what a condition must be matched against
   (``Asked.eligibility``).
-- **Elliptical ask**: an ask that names no topic of its own ("……听说市里有贴息，能补多少？")
+- **Elliptical ask**: an ask that names no topic of its own ("……听说还有奖励，能给多少？")
   refers to the clause before it; the words of that clause the documents use are its topic
   (``antecedent``). The other preamble words stay context.
 - **Parts**: a question of several asking sentences ("按多少比例抵扣？单份合同最多抵扣多少？") is
@@ -44,7 +44,7 @@ _WH = re.compile(r"多少|几|哪|什么|怎么|如何|怎样|啥|多久|多长"
 
 
 def _what_about(part: str) -> bool:
-    """ "那增量的呢？": names a topic and asks nothing of its own."""
+    """ "那省级的呢？": names a topic and asks nothing of its own."""
     return bool(_WHAT_ABOUT.match(part)) and not _WH.search(part)
 
 
@@ -85,7 +85,7 @@ def understand(text: str) -> Asked:
     ask = _FILLER.sub("", ask).strip() or ask
     parts = [p.strip() for p in re.findall(r"[^？?]+[？?]?", ask) if p.strip(" ？?，,")]
     # a part is a sentence that asks; a trailing statement stays with the part before it
-    # … and "那增量的呢？封顶多少" is one ask: a short "那X呢？" names what the next part asks about
+    # … and "那省级的呢？最多给多少" is one ask: a short "那X呢？" names what the next part asks about
     merged: list[str] = []
     for p in parts:
         if merged and (not _ASKING.search(p) or _what_about(merged[-1])):
@@ -101,7 +101,7 @@ def understand(text: str) -> Asked:
 def antecedent(preamble: str, known) -> tuple[str, ...]:
     """The topic an elliptical ask refers to: the words the documents use (``known``: a
     container of corpus words) in the nearest preamble clause that has any — the clause just
-    before "能补多少？", as a reader would take it."""
+    before "能给多少？", as a reader would take it."""
     from .query import content_terms
 
     for clause in reversed([c for c in _CLAUSE.findall(preamble) if c.strip(" ，,。；;")]):

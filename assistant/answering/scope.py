@@ -191,7 +191,7 @@ class CorpusScope:
         outside = [p for p in outside if p not in full_text]
         inside = [p for p in asked if any(same_place(p, c) for c in corpus_places)]
         # a question about a covered place may name another as part of the asker's situation
-        # ("想找成都的一家检测机构做服务，青川的创新券能拿去抵扣吗？"): the covered place is its scope
+        # ("在外地的公司做的检测，甲市的补贴能用吗？"): the covered place is its scope
         if outside and not inside:
             have = "、".join(sorted(corpus_places)) or "已收录地区"
             scope.outside_places = tuple(outside)

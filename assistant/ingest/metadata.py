@@ -190,7 +190,7 @@ def extract(parsed: Parsed, fallback_title: str, today: dt.date | None = None) -
                 if _is_org_line(a) and _DATE_LINE.match(b):
                     meta.issuers = _ORG.findall(a)
                     break
-            else:  # … or on one line with it: "白水县科学技术局　白水县农业农村局　2025年2月20日"
+            else:  # … or on one line with it: "某县科学技术局　某县财政局　2025年1月5日"
                 for line in head + tail:
                     if (m := _ORGS_DATE_LINE.match(line)) and _is_org_line(m.group(1)):
                         meta.issuers = _ORG.findall(m.group(1))
