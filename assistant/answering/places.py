@@ -68,9 +68,9 @@ _NOT_NAMES = set("全本我该各城同外此当每")
 def _common_word(stem: str) -> bool:
     """Is ``stem`` a word of general Chinese that names no place — "听说" in "听说市里……", a
     verb (jieba's part-of-speech tags)? A place name the national list lacks is no such word."""
-    from .support import _tags
+    from .support import pos_tags
 
-    tag = _tags().get(stem)
+    tag = pos_tags().get(stem)
     return tag is not None and not tag.startswith(("n", "ns"))
 
 

@@ -77,7 +77,7 @@ def specificity(word: str) -> float:
 
 
 @lru_cache(maxsize=1)
-def _tags() -> dict[str, str]:
+def pos_tags() -> dict[str, str]:
     import jieba.posseg  # noqa: F401 - loads the tag table with the dictionary
 
     jieba.dt.check_initialized()
@@ -85,7 +85,7 @@ def _tags() -> dict[str, str]:
 
 
 def nominal(word: str) -> bool:
-    return _tags().get(word) in _NOMINAL
+    return pos_tags().get(word) in _NOMINAL
 
 
 # jieba part-of-speech classes (first letter of the tag) that never name what a question is
@@ -107,7 +107,7 @@ def names_topic(word: str) -> bool:
     function word. Decided by jieba's part-of-speech tags, a general lexicon of Chinese."""
     if not is_word(word):
         return False
-    tag = _tags().get(word)
+    tag = pos_tags().get(word)
     if tag is not None:
         return not _closed(tag)
     pieces = [p for p in jieba.posseg.cut(word) if p.word.strip()]
@@ -146,7 +146,7 @@ _COMPLEMENT = re.compile(
 
 
 def is_verb(word: str) -> bool:
-    return (_tags().get(word) or "").startswith("v")
+    return (pos_tags().get(word) or "").startswith("v")
 
 
 def action_specificity(word: str) -> float:
