@@ -14,7 +14,9 @@ header on later pages keeps its first-page line.
 
 Reflow. Lines of all pages, chrome removed, are read as one stream, so a paragraph crosses page
 breaks freely and takes the page of its first line. Between two lines the paragraph ends when:
-- their font sizes differ (a title against body text);
+- their font sizes differ (a title against body text) — unless the first is a full body line
+  stopping mid-sentence, which wraps into the next whatever size that one is read at (pypdf
+  can misread the first line of a page, after its running header);
 - the next line opens a numbered unit: 第X章/节/条 followed by a space, 一、, （一）/(一),
   1. / 1、, （1）, ①, 问：/答：;
 - the line ends with 。！？ (closing quotes or brackets may follow);
@@ -367,9 +369,22 @@ def _reflow(lines: list[Line]) -> list[tuple[list[Line], bool]]:
             and line.text[-1] not in "、：:"
         )
 
+    def wraps(a: Line, b: Line) -> bool:
+        """A full body line stopping mid-sentence goes on in the next line, even when that
+        line's size is misread smaller (the first line of a page, after its running header)."""
+        return (
+            a.size == body
+            and b.size <= body
+            and width(a) > 0.75 * measure  # not title-like: a heading is shorter
+            and not _ends_with(a.text, HARD_END + SOFT_END)
+            and not _NUMBERED.match(b.text)
+        )
+
     def ends_paragraph(a: Line, b: Line) -> bool:
         if a.cells or b.cells:
             return True  # a table row is a block of its own
+        if wraps(a, b):
+            return False
         if abs(a.size - b.size) > 0.1 * max(a.size, b.size):
             return True
         if _NUMBERED.match(b.text) or _ends_with(a.text, HARD_END):

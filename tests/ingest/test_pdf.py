@@ -305,3 +305,25 @@ def test_corrupt_pdf_is_rejected_with_the_exception_type(data):
     with pytest.raises(LoadError) as err:
         read_pdf(data, "坏.pdf")
     assert re.fullmatch(r"PDF 文件损坏或格式不正确（\w+）", err.value.reason)
+
+
+def test_a_full_line_stopping_mid_word_wraps_into_a_first_line_read_at_another_size():
+    # pypdf can misread the size of a page's first line (after its running header): a full
+    # body line that stops mid-sentence still goes on into it
+    from assistant.ingest.pdf import Line, parse_lines
+
+    text = (
+        "第一条 为规范创新平台奖励资金管理，根据有关规定，结合本市实际，制定本办法。"
+        "第二条 县级科技主管部门进行初审，市科技局会同市财政局组织复核，复核结果在市科技局"
+        "门户网站公示，公示期不少于5个工"
+    )
+    width = 19  # 95 characters: five full lines
+    first = [Line(text[i : i + width], 15.0, 1) for i in range(0, len(text), width)]
+    second = [
+        Line("作日。", 9.0, 2),
+        Line("第三条 公示无异议的，市财政局于当年6月30日前将奖励资金拨付", 15.0, 2),
+        Line("至依托单位。", 15.0, 2),
+    ]
+    assert len(first[-1].text) == width  # the page ends on a full line, mid-word
+    parsed = parse_lines([first, second], None, "t.pdf")
+    assert "公示期不少于5个工作日。" in parsed.text
