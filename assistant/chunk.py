@@ -24,7 +24,7 @@ from .text import sentences, token_boundaries
 # v3: the title joins the indexed text; v4: defined terms; v7: text tables (rows under their
 # header line); v8: the items under a lead-in read as a heading stay one list; v9: PDF lines
 # wrapping into a page's misread first line
-CHUNKER_VERSION = "blocks-v9"
+CHUNKER_VERSION = "blocks-v10"
 MAX_CHARS = 320
 SEP = " › "
 _LEAD_IN_END = ("：", ":")

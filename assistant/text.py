@@ -4,6 +4,7 @@ sentences, numbers. jieba is initialised once, with the domain dictionary added.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 import zlib
@@ -16,6 +17,8 @@ import jieba
 jieba.setLogLevel(logging.WARNING)
 _lock = threading.Lock()
 _added_terms: set[str] = set()
+_base_freq: dict[str, int] = {}  # what jieba's own dictionary gave each added term, before it
+_base_total: list[int] = []  # jieba's dictionary total before the first added term
 
 SENTENCE_END = "。！？；!?;"
 _SENTENCE_RE = re.compile(r"[^。！？；!?;\n]*(?:[。！？；!?;]+[”’」』）)]*|\n|$)")
@@ -51,6 +54,10 @@ def add_terms(terms: Iterable[str]) -> None:
         for term in terms:
             term = term.strip()
             if 2 <= len(term) <= 20 and term not in _added_terms:
+                if not _base_total:
+                    jieba.dt.check_initialized()
+                    _base_total.append(jieba.dt.total)
+                _base_freq[term] = jieba.get_FREQ(term) or 0
                 jieba.add_word(term, freq=200000)
                 _added_terms.add(term)
                 added = True
@@ -94,12 +101,47 @@ def quoted_terms(text: str) -> set[str]:
         # a short name jieba would cut into a word and a stray character ("创新|券") is kept
         # whole; a defined phrase of words ("研发费用", "研发投入后补助") a unit may use word by
         # word, so it is left to jieba
-        pieces = jieba.lcut(term, HMM=False)  # (one piece: a word jieba knows already)
-        if len(term) <= DEFINED_TERM_CHARS and (
-            len(pieces) == 1 or any(len(piece) == 1 for piece in pieces)
-        ):
-            terms.add(term)
+        if len(term) <= DEFINED_TERM_CHARS:
+            pieces = base_cut(term)  # (one piece: a word jieba's own dictionary has)
+            if len(pieces) == 1 or any(len(piece) == 1 for piece in pieces):
+                terms.add(term)
     return terms
+
+
+def _base_word_freq(word: str) -> int:
+    if word in _added_terms:
+        return _base_freq.get(word, 0)
+    return jieba.get_FREQ(word) or 0
+
+
+@lru_cache(maxsize=4096)
+def base_cut(term: str) -> tuple[str, ...]:
+    """How jieba's own dictionary — without the terms any document added — cuts a short term
+    (``jieba.lcut(term, HMM=False)`` as it was before :func:`add_terms`), so that what a document
+    is found to define does not depend on which documents were read before it. Jieba's route:
+    the segmentation whose words' log-frequencies sum highest, a character always allowed alone;
+    a short term has few segmentations, so all are tried."""
+    if not term:
+        return ()
+    if not _base_total:
+        jieba.dt.check_initialized()
+    log_total = math.log(_base_total[0] if _base_total else jieba.dt.total)
+    best: tuple[float, tuple[str, ...]] | None = None
+    for cuts in range(1 << (len(term) - 1)):
+        pieces, start = [], 0
+        for i in range(1, len(term)):
+            if cuts >> (i - 1) & 1:
+                pieces.append(term[start:i])
+                start = i
+        pieces.append(term[start:])
+        freqs = [_base_word_freq(p) for p in pieces]
+        if any(f == 0 and len(p) > 1 for p, f in zip(pieces, freqs, strict=True)):
+            continue  # not a word of the dictionary
+        score = sum(math.log(f or 1) - log_total for f in freqs)
+        if best is None or score > best[0]:
+            best = (score, tuple(pieces))
+    assert best is not None  # one character at a time is always a route
+    return best[1]
 
 
 @lru_cache(maxsize=4096)

@@ -218,7 +218,7 @@ def compose(
     if single is not None:
         if scope.unmatched_years and not single.abstained:
             year = str(scope.unmatched_years[0])
-            if not any(year in c.text for c in single.citations):
+            if not any(year in _read_in_context(c, hits) for c in single.citations):
                 have = "、".join(str(y) for y in scope.have_years) or "其他"
                 return abstention(query, hits, f"现有文件是{have}年的，没有{year}年的内容。")
         return _with_repeal_note(single, reader)
@@ -228,6 +228,20 @@ def compose(
         question=query.original, answer="\n".join(lines), abstained=False, citations=citations
     )
     return _with_repeal_note(answer, reader)
+
+
+def _read_in_context(citation: Citation, hits: list[Scored]) -> str:
+    """A quote with what it stands under in its chunk: the lead-in of its list ("到2027年，……
+    具体目标如下：" over "4. 全社会……投入强度达到2.8%；"), which dates an item that does not
+    repeat the year."""
+    for h in hits:
+        ch = h.chunk
+        if ch.doc_id == citation.doc_id and ch.start <= citation.start < ch.end:
+            lead = ch.lead_in or ""
+            if ch.kind == "list" and citation.start > ch.start:
+                lead += ch.text.split("\n", 1)[0]
+            return f"{lead} {citation.text}"
+    return citation.text
 
 
 def _with_repeal_note(answer: Answer, reader: IndexReader) -> Answer:

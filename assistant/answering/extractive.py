@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+import jieba
 
 from ..models import Answer, Citation
 from ..retrieve import IndexReader, Scored
@@ -21,7 +24,7 @@ from .instructions import flagged_spans, is_instruction, masked
 from .query import _INTENT_WORDS, DEFINING, DEFINITION_ASKED, FACT_KINDS, Query
 from .question import OBTAINING, eligibility_spans
 from .ranges import AMOUNT, amounts, row_fits
-from .support import absent_action, action_specificity, gap, is_verb, names_topic
+from .support import absent_action, action_specificity, aspect_words, gap, is_verb, names_topic
 
 CONTEXT_WEIGHT = 0.3  # weight of a topic term inherited from an earlier turn
 MISSING_WEIGHT = 0.5  # share of full weight for a key term the corpus never uses
@@ -31,11 +34,16 @@ MISSING_FRAGMENT_WEIGHT = 0.15
 # share of its weight left to a verb of applying or receiving ("申请", "领取") when an amount,
 # rate or cap is asked — as much as a topic word from an earlier turn counts
 OBTAIN_SHARE = CONTEXT_WEIGHT
-AMOUNT_KINDS = frozenset({"money", "rate", "cap"})
+# … and to the verb of handing in ("提交", "上传") when a list of materials or conditions is asked
+MANNER_SHARE = CONTEXT_WEIGHT
+AMOUNT_KINDS = frozenset({"money", "rate", "cap", "standard"})
 SECOND_SENTENCE = 0.8  # a further sentence must score this share of the best
 MAX_SENTENCES = 3
 _HEADING_ONLY = re.compile(r"^\d{1,3}[.．、][^。]{0,30}。?$|^[一二三四五六七八九十]+、")
-_ITEM_PREFIX = re.compile(r"^\d{1,3}[.．、]")
+# …but a numbered line with a clause break or a figure is an item that states something
+# ("4. 全社会研究与试验发展经费投入强度达到2.8%；", "3. 新认定……的，一次性奖励30万元。"), not a heading
+_STATES = re.compile(r"[，,；;：:]")
+_ITEM_PREFIX = re.compile(r"^\d{1,3}[.．、]\s*")
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,7 @@ class TermWeights:
         self.weights: dict[str, float] = {}
         self.aliases: dict[str, list[str]] = {}  # question word → corpus words meaning the same
         self.missing: list[str] = []
+        self.parts: dict[str, tuple[str, ...]] = {}  # an unknown compound → its known words
         vocab = reader.df
         intent, kind = _asking_spans(query.text, query.eligibility)
         for term in query.terms:
@@ -79,9 +88,17 @@ class TermWeights:
                 self.weights[term] = reader.max_idf * 0.8
             else:
                 close = _close_term(term, reader.vocab_by_length) or (same[0] if same else None)
+                parts = _parts_known(term, reader.full_text)
                 if close:
                     self.aliases.setdefault(term, []).append(close)
                     self.weights[term] = reader.idf.get(close, reader.max_idf) * 0.9
+                elif parts:
+                    # a compound the corpus never uses, of words it does ("文件格式": 文件, 格式):
+                    # a unit saying each part says it
+                    self.parts[term] = parts
+                    self.weights[term] = (
+                        max(reader.idf.get(p, 0.0) for p in parts) * 0.9 or reader.max_idf * 0.8
+                    )
                 else:
                     # Unknown to the corpus. Filler ("咋弄", "口号") and real gaps ("税率") look
                     # alike here; the fact-kind and place checks catch the gaps, so this term
@@ -95,6 +112,13 @@ class TermWeights:
                     )
                     self.weights[term] = reader.max_idf * share
                     self.missing.append(term)
+        if query.listing and _LIST_KINDS & set(query.kinds):
+            # "要上传哪些材料", "得准备哪些资料": the verb before the interrogative says how the
+            # listed things are handed in; the list that names them need not repeat it
+            aspects = aspect_words(query.text)
+            for term in self.weights:
+                if term in aspects and is_verb(term):
+                    self.weights[term] *= MANNER_SHARE
         if AMOUNT_KINDS & set(query.kinds):
             # "申请那个补贴最多能拿多少": how much of the thing is asked; the verb of applying for
             # or receiving it names no other amount, so a unit need not repeat it
@@ -116,7 +140,11 @@ class TermWeights:
     def coverage(self, text: str) -> float:
         got = 0.0
         for term, weight in self.weights.items():
-            if term in text or any(a in text for a in self.aliases.get(term, ())):
+            if (
+                term in text
+                or any(a in text for a in self.aliases.get(term, ()))
+                or (term in self.parts and all(p in text for p in self.parts[term]))
+            ):
                 got += weight
         return got / self.total
 
@@ -150,6 +178,19 @@ def _thresholds(text: str) -> set[str]:
         if _THRESHOLD.search(near) and (found := amounts(m.group(0))):
             out.add(found[0][1])
     return out
+
+
+def _parts_known(term: str, corpus: Container[str]) -> tuple[str, ...]:
+    """The dictionary words a compound is made of ("文件格式" → 文件, 格式), when there are at
+    least two, they cover it, and the corpus uses each; else ()."""
+    if len(term) < 4 or not is_word(term):
+        return ()
+    subs = [p for p in jieba.cut_for_search(term) if p != term and len(p) >= 2]
+    parts = tuple(dict.fromkeys(p for p in subs if not any(p != q and p in q for q in subs)))
+    covered = {i for p in parts for i in range(term.find(p), term.find(p) + len(p))}
+    if len(parts) < 2 or len(covered) < len(term) or any(p not in corpus for p in parts):
+        return ()
+    return parts
 
 
 def _everyday_verb(term: str) -> bool:
@@ -320,7 +361,12 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
             sent = chunk.text[s:e]
             if is_instruction(sent):  # a sentence talking to the assistant is never an answer
                 continue
-            heading = bool(_HEADING_ONLY.match(sent)) and len(sent) < 32
+            heading = (
+                bool(_HEADING_ONLY.match(sent))
+                and len(sent) < 32
+                and not _STATES.search(sent)
+                and not NUMBER_RE.search(_ITEM_PREFIX.sub("", sent))
+            )
             if heading and not query.asks_title:
                 continue
             spans.append((s, e))
@@ -420,7 +466,7 @@ def _kinds_stated(query: Query, text: str) -> float:
 
 # kinds of fact stated by a figure (a rate, an amount, a date, a length of time): a figure
 # belongs to what the words around it are about
-FIGURE_KINDS = frozenset({"rate", "money", "deadline", "duration"})
+FIGURE_KINDS = frozenset({"rate", "money", "standard", "deadline", "duration"})
 
 
 def _fact_after_topic(cand: Candidate, weights: TermWeights, query: Query) -> bool:
@@ -450,7 +496,41 @@ def _row_cells(text: str) -> tuple[str, ...]:
 def _states_kinds(cand: Candidate, query: Query) -> bool:
     """Does the unit state every kind of fact asked for (read as the kind check reads it)?"""
     read = _read_with_context(cand)
-    return all(FACT_KINDS[k][1].search(read) for k in query.kinds)
+    if not all(FACT_KINDS[k][1].search(read) for k in query.kinds):
+        return False
+    # asked to list the materials or conditions, a sentence that only refers to them ("……在线
+    # 填报申请，上传相关材料。") states none of them: the unit must enumerate
+    listed = _LIST_KINDS & set(query.kinds)
+    if not (query.listing and listed):
+        return True
+    if not _enumerates(cand.text):
+        return False
+    # a list says what it lists in its lead ("应当提交下列材料：", "应当同时具备下列条件："): a list
+    # of materials does not state the conditions asked for, nor the other way round
+    lead = f"{cand.scored.chunk.lead_in or ''} {cand.text.split(chr(10), 1)[0]}"
+    lead = lead[: lead.find("：") + 1] if "：" in lead else lead
+    named = {k for k, pattern in _LIST_LEADS.items() if pattern.search(lead)}
+    return not named or bool(named & listed)
+
+
+# what a list's lead says it lists ("下列条件：", "以下材料："), by the kinds of list asked for
+_LIST_LEADS = {
+    "conditions": re.compile(r"(下列|以下|如下|相应)[^：:，,。]{0,4}(条件|资格|要求|情形)"),
+    "materials": re.compile(r"(下列|以下|如下|相应)[^：:，,。]{0,4}(材料|资料|文件|证明)"),
+}
+
+
+_SERIES_LEAD = re.compile(r"包括|包含|如下|下列|以下|[:：]")
+
+
+def _enumerates(text: str) -> bool:
+    """Does ``text`` list several things: on lines, as numbered parts, or as a series after a
+    lead ("包括……、……、……", "：……；……")?"""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) >= 2 or _INLINE_LIST.search(text):
+        return True
+    led = _SERIES_LEAD.search(text)
+    return bool(led) and (text.count("、", led.end()) >= 2 or "；" in text[led.end() :])
 
 
 def _read_with_context(cand: Candidate) -> str:
@@ -551,7 +631,9 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
     # asked for a figure (an amount, a rate, a date, a length of time): a further sentence must
     # state one too — one on the same topic that states none answers nothing that was asked
     figures = [FACT_KINDS[k][1] for k in query.kinds if k in FIGURE_KINDS]
-    for cand in cands[1:]:
+    # the list of materials or conditions asked for is the answer whole; nothing else is quoted
+    whole_list = bool(query.listing and _LIST_KINDS & set(query.kinds)) and _enumerates(best.text)
+    for cand in [] if whole_list else cands[1:]:
         if len(chosen) == MAX_SENTENCES:
             break
         if cand.score < SECOND_SENTENCE * best.score or cand.coverage < MIN_COVERAGE:
@@ -589,7 +671,9 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
 
 def quote_lines(citations: list[Citation]) -> str:
     """The answer's text: each quote on its own line with its [n]."""
-    return "\n".join(f"{_strip_item_prefix(c.text)} [{c.id}]" for c in citations)
+    return "\n".join(
+        f"{c.text if chr(10) in c.text else _strip_item_prefix(c.text)} [{c.id}]" for c in citations
+    )
 
 
 def _signals(cand: Candidate, weights: TermWeights, query: Query) -> Signals:

@@ -80,7 +80,7 @@ def answer(ledger: TargetLedger, question: str | Query, filters=None, within=Non
     text = query.text
     if not _ASKS_TARGET.search(_WHICH.sub("", text)) or _PER_UNIT.search(text):
         return None
-    if set(query.kinds) - {"money", "rate"}:
+    if set(query.kinds) - {"money", "rate", "standard"}:
         return None  # a deadline, a contact, materials, conditions, names: not a target
     pool = ledger.targets if within is None else ledger.rows_within(within)
     rows = [r for r in pool if _in_scope(ledger, r, query, text, filters)]

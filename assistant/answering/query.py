@@ -10,6 +10,14 @@ from functools import lru_cache
 
 from ..text import STOPWORDS, word_tokens
 
+# the figures that state a rate or ratio, and an amount of money
+_RATE_FIGURE = re.compile(
+    r"\d+(\.\d+)?\s*%|百分之[一二三四五六七八九十百]+|个百分点|基点|\d+\s*[:：∶比]\s*\d+"
+)
+_MONEY_FIGURE = re.compile(
+    r"\d+(\.\d+)?\s*(万亿元|亿元|万元|千元|元)|[一二三四五六七八九十百千]+\s*(亿元|万元|元)"
+)
+
 # Kinds of fact a question can ask for, and what evidence must show to answer it.
 FACT_KINDS: dict[str, tuple[re.Pattern, re.Pattern, str]] = {
     # kind: (asked-for pattern in the question, required pattern in the evidence, label)
@@ -18,20 +26,24 @@ FACT_KINDS: dict[str, tuple[re.Pattern, re.Pattern, str]] = {
             r"利率|利息|年化|费率|税率|贴息比例|扣除比例|比例是|百分之几|多少比例|比例(是)?多少|什么比例|几成"
             r"|\d+(\.\d+)?\s*%还是"  # "按100%还是120%": which rate
         ),
-        re.compile(
-            r"\d+(\.\d+)?\s*%|百分之[一二三四五六七八九十百]+|个百分点|基点|\d+\s*[:：∶比]\s*\d+"
-        ),
+        _RATE_FIGURE,
         "利率或比例",
     ),
     "money": (
         re.compile(
-            r"多少钱|(金额|额度)(是|为|有)?多少|多少(金额|额度)|(金额|额度)(标准|上限)|支持金额|(补助|补贴|资助|奖励|扶持)(标准|多少)|给多少钱|能拿多少|能补多少|补多少"
+            r"多少钱|(金额|额度)(是|为|有)?多少|多少(金额|额度)|(金额|额度)(标准|上限)|支持金额|(补助|补贴|资助|奖励|扶持)多少|给多少钱|能拿多少|能补多少|补多少"
             r"|最高[^。]*(万|元|补|奖|贷)|面额|面值|收费|费用是|价格|多少(亿|万)?元|规模是多少"
         ),
-        re.compile(
-            r"\d+(\.\d+)?\s*(万亿元|亿元|万元|千元|元)|[一二三四五六七八九十百千]+\s*(亿元|万元|元)"
-        ),
+        _MONEY_FIGURE,
         "金额",
+    ),
+    # the standard of a support ("贴息的标准是什么", "按什么标准补"): an amount or a rate states it
+    "standard": (
+        re.compile(
+            r"(补助|补贴|资助|奖励|扶持|贴息|支持|抵扣|补偿|资金)(的)?标准|按(什么|啥|哪个)标准"
+        ),
+        re.compile(f"{_RATE_FIGURE.pattern}|{_MONEY_FIGURE.pattern}"),
+        "金额或比例",
     ),
     "deadline": (
         re.compile(

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 _CLAUSE = re.compile(r"[^，,。！？!?；;\n]+[，,。！？!?；;\n]*")
 _ASKING = re.compile(
     r"[？?]|多少|(?<![十百千万])几(?![十百千万亿])|哪|什么|吗|呢|如何|怎么|怎样|是否|能否|能不能|可不可以|可以不|有没有|啥|咋|多久|多长"
+    # "有要求没", "批下来了没有": the yes/no question of "有……没(有)" and "……了没(有)"
+    r"|有[^，,。！!；;]{1,8}没有?\s*[？?]?\s*$|了没有?\s*[？?]?\s*$"
 )
 # greetings and first-person openings: general conversational Chinese, not corpus words
 _OPENING = re.compile(

@@ -90,3 +90,30 @@ def test_what_about_x_then_a_question_is_one_ask():
 
     assert understand("那增量的呢？封顶多少").parts == ("那增量的呢？封顶多少",)
     assert len(understand("文号是什么呢？发布机构是哪个？").parts) == 2
+
+
+def test_what_a_text_defines_does_not_depend_on_what_was_indexed_before_it():
+    # another document quoting “冰雪装备” taught jieba the phrase; this text's definition of it is
+    # still a phrase of two words, as it is when this text is read first
+    from assistant.text import add_terms
+
+    text = "本办法所称冰雪装备，是指……"
+    before = quoted_terms(text)
+    add_terms(["冰雪装备"])
+    assert quoted_terms(text) == before == set()
+
+
+def test_a_yes_no_question_of_you_or_not_is_a_part_of_its_own():
+    from assistant.answering.question import understand
+
+    # "有……没" and "……了没有" ask; a statement with 没有 in it does not
+    assert understand("要交哪些材料？格式有要求没").parts == ("要交哪些材料？", "格式有要求没")
+    assert len(understand("资金拨下来了没有？多久能到账？").parts) == 2
+    assert understand("我们还没有高企证书，能申请吗").parts == ("能申请吗",)
+
+
+def test_the_standard_of_a_support_asks_for_an_amount_or_a_rate():
+    standard = FACT_KINDS["standard"][1]
+    assert analyse("科技型中小企业贷款贴息的标准是什么？").kinds == ("standard",)
+    assert standard.search("按实际利息的50%给予贴息") and standard.search("一次性奖励30万元")
+    assert not standard.search("按照有关规定执行")

@@ -16,6 +16,7 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "unseen"
 NEW = "青川市科技型企业研发费用补助办法.docx"
 OLD = "青川市科技型企业研发费用补助办法（2020）.txt"
 NOTICE = "关于开展2025年度青川市科技创新券申领工作的通知.txt"
+PLAN = "青川市创新平台建设奖励实施方案.pdf"  # a 2024 plan whose targets are for 2027
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def assistant(tmp_path_factory):
     root = tmp_path_factory.mktemp("unseen")
     corpus = root / "corpus"
     corpus.mkdir()
-    for name in (NEW, OLD, NOTICE):
+    for name in (NEW, OLD, NOTICE, PLAN):
         shutil.copy(DATA / name, corpus / name)
     a = Assistant(make_settings(root))
     a.build_index()
@@ -57,3 +58,38 @@ def test_an_eligibility_question_is_answered_from_the_conditions_in_force(assist
     a = assistant.ask("我们是一家做医疗软件的小公司，去年研发才投了30来万，能申请研发费用补助吗？")
     assert not a.abstained and "不低于50万元" in a.answer
     assert {c.doc_id for c in a.citations} == {NEW} and "不低于30万元" not in a.answer
+
+
+def test_a_list_of_materials_is_the_answer_whole_and_nothing_else(assistant):
+    # "（二）申领方式：……上传相关材料。" names the materials without listing them; the list under
+    # "（三）申领材料：" is the answer, quoted alone
+    a = assistant.ask("企业申领创新券时需要上传哪些材料？")
+    assert not a.abstained and len(a.citations) == 1
+    assert "营业执照复印件" in a.answer and "信用承诺书" in a.answer
+    assert "申领方式" not in a.answer
+
+
+def test_a_list_of_conditions_is_not_answered_by_a_list_of_materials(assistant):
+    a = assistant.ask("依托单位申请创新平台建设奖励要满足哪些条件？")
+    assert "申请表" not in a.answer  # the 申报材料 list is not what was asked
+
+
+def test_an_unknown_compound_is_covered_by_its_words(assistant):
+    # "文件格式" is used by no document; "……以PDF格式上传，单个文件不超过10MB" says 文件 and 格式
+    a = assistant.ask("创新券申领材料的文件格式有规定吗？")
+    assert not a.abstained and "PDF格式" in a.answer
+
+
+def test_a_short_numbered_item_stating_a_figure_is_no_heading(assistant):
+    # "3. 新认定市级重点实验室的，一次性奖励30万元。" is as short as a heading, but states a rule
+    a = assistant.ask("新认定的市级重点实验室，一次性奖励多少钱？")
+    assert not a.abstained and a.citations[0].text.endswith("一次性奖励30万元。")
+
+
+def test_a_year_that_dates_a_list_in_its_lead_in_is_the_years_answer(assistant):
+    # no document is dated 2027; the plan's list of targets is ("到2027年，……具体目标如下：")
+    a = assistant.ask("到2027年，省级新型研发机构要有多少家？")
+    assert not a.abstained and "不少于10" in a.answer
+    # a year neither dated nor named by any document still has no answer
+    b = assistant.ask("2029年省级新型研发机构要有多少家？")
+    assert b.abstained and "2029" in b.answer
