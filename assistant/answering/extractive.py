@@ -21,7 +21,15 @@ from ..retrieve import IndexReader, Scored
 from ..text import NUMBER_RE, is_word, sentences
 from .decide import MAX_ACTION, MIN_COVERAGE, Signals, should_answer
 from .instructions import flagged_spans, is_instruction, masked
-from .query import _INTENT_WORDS, DEFINING, DEFINITION_ASKED, FACT_KINDS, Query
+from .query import (
+    _INTENT_WORDS,
+    DEFINING,
+    DEFINITION_ASKED,
+    FACT_KINDS,
+    Query,
+    asks_definition,
+    defines,
+)
 from .question import OBTAINING, eligibility_spans
 from .ranges import AMOUNT, amounts, row_fits
 from .support import absent_action, action_specificity, aspect_words, gap, is_verb, names_topic
@@ -322,7 +330,7 @@ def _dense_of(hits: list[Scored]) -> list[float]:
 
 def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[Candidate]:
     q_bigrams = _bigrams(query.text)
-    defining = bool(DEFINITION_ASKED.search(query.text))
+    defining = asks_definition(query)
     dense = _dense_of(hits)
     out = []
     for rank, scored in enumerate(hits):
@@ -623,6 +631,11 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
     best = next(
         (c for c in cands if c.coverage >= MIN_COVERAGE and _states_kinds(c, query)), cands[0]
     )
+    if asks_definition(query):
+        # "什么是X": the clause defining X answers first
+        best = next(
+            (c for c in cands if c.coverage >= MIN_COVERAGE and defines(c.text, query.terms)), best
+        )
     cands = [best, *(c for c in cands if c is not best)]
     if not should_answer(_signals(best, weights, query)):
         return abstention(query, hits)
@@ -633,7 +646,9 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
     figures = [FACT_KINDS[k][1] for k in query.kinds if k in FIGURE_KINDS]
     # the list of materials or conditions asked for is the answer whole; nothing else is quoted
     whole_list = bool(query.listing and _LIST_KINDS & set(query.kinds)) and _enumerates(best.text)
-    for cand in [] if whole_list else cands[1:]:
+    # … and so is the clause defining what was asked about
+    definition = asks_definition(query) and defines(best.text, query.terms)
+    for cand in [] if whole_list or definition else cands[1:]:
         if len(chosen) == MAX_SENTENCES:
             break
         if cand.score < SECOND_SENTENCE * best.score or cand.coverage < MIN_COVERAGE:

@@ -149,6 +149,28 @@ DEFINITION_ASKED = re.compile(
     r"什么是|是什么意思|什么意思|指什么|含义|定义|什么叫|何谓|怎么理解|是(个|种)?什么东西|是个啥|是啥东西"
 )
 DEFINING = re.compile(r"是指|所称|指的是|定义为")
+# "创新券是什么？": a bare "X是什么" asks what X is — when it asks no other kind of fact
+_BARE_WHAT = re.compile(r"^[^，,。；;？?]{2,16}?(?:到底|究竟)?是(?:什么|啥)[？?]?$")
+# the term a defining clause defines: "本办法所称X，是指", "X是指"
+_DEFINED = re.compile(
+    r"所称(?:的)?([^，,。；;]{2,20}?)[，,]?(?:是指|指的是|系指|包括)|^([^，,。；;]{2,20}?)(?:是指|指的是|定义为)"
+)
+
+
+def asks_definition(query: Query) -> bool:
+    """Does the question ask what something is ("什么是创新券", "创新券是个什么东西")?"""
+    return bool(DEFINITION_ASKED.search(query.text)) or (
+        not query.kinds and bool(_BARE_WHAT.match(query.text))
+    )
+
+
+def defines(text: str, terms) -> bool:
+    """Is ``text`` a defining clause of one of ``terms`` ("本通知所称创新券，是指……")?"""
+    m = _DEFINED.search(text.strip())
+    defined = (m.group(1) or m.group(2)) if m else ""
+    return bool(defined) and any(t in defined for t in terms)
+
+
 _TITLE = re.compile(r"标题|题目|条目名称|叫什么|名称是")
 _YEAR = re.compile(r"(20\d{2})\s*年")
 # A question wrapped in other text ("以下是通知：……。请问……？"): the asking sentence is the last

@@ -50,6 +50,23 @@ def _what_about(part: str) -> bool:
     return bool(_WHAT_ABOUT.match(part)) and not _WH.search(part)
 
 
+# a clause closed by its interrogative: "……是个什么东西", "……能申请吗", "……补多少" (not "……呢，":
+# "要是X呢，利息补多少" names the topic of the ask after it)
+_CLOSED_ASK = re.compile(r"(?:吗|什么东西|是什么|是啥|多少|哪些|哪几个|几[个项年天次家])\s*$")
+
+
+def _comma_parts(part: str) -> list[str]:
+    clauses = re.split(r"(?<=[，,])", part)
+    out: list[str] = []
+    for clause in clauses:
+        head = out[-1].rstrip("，, ") if out else ""
+        if out and not (_CLOSED_ASK.search(head) and _ASKING.search(clause)):
+            out[-1] += clause
+        else:
+            out.append(clause)
+    return [c.strip() for c in out if c.strip(" ，,")]
+
+
 def asks_eligibility(ask: str) -> bool:
     """Does ``ask`` ask whether the asker may apply for or receive something — a yes/no
     question, not one asking which, how much or how?"""
@@ -86,6 +103,9 @@ def understand(text: str) -> Asked:
     ask = "".join(clauses[i:]).strip()
     ask = _FILLER.sub("", ask).strip() or ask
     parts = [p.strip() for p in re.findall(r"[^？?]+[？?]?", ask) if p.strip(" ？?，,")]
+    # "创新券到底是个什么东西，是发现金吗？": two questions joined by a comma, the first closed by
+    # its interrogative, are two parts
+    parts = [q for p in parts for q in _comma_parts(p)]
     # a part is a sentence that asks; a trailing statement stays with the part before it
     # … and "那省级的呢？最多给多少" is one ask: a short "那X呢？" names what the next part asks about
     merged: list[str] = []

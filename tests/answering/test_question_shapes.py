@@ -117,3 +117,32 @@ def test_the_standard_of_a_support_asks_for_an_amount_or_a_rate():
     assert analyse("科技型中小企业贷款贴息的标准是什么？").kinds == ("standard",)
     assert standard.search("按实际利息的50%给予贴息") and standard.search("一次性奖励30万元")
     assert not standard.search("按照有关规定执行")
+
+
+def test_two_asks_joined_by_a_comma_are_two_parts_unless_the_first_names_a_topic():
+    from assistant.answering.question import understand
+
+    assert understand("创新券是个什么东西，能换成现金吗？").parts == (
+        "创新券是个什么东西，",
+        "能换成现金吗？",
+    )
+    assert len(understand("补贴多少，什么时候发").parts) == 2
+    # "X呢，……" names what the ask after it is about; "有没有X，有的话……" is one ask
+    assert len(understand("要是专利质押贷款呢，利息补多少？").parts) == 1
+    assert len(understand("有没有补贴，有的话多少").parts) == 1
+
+
+def test_an_adverb_names_no_topic():
+    from assistant.answering.support import names_topic
+
+    assert not names_topic("到底") and not names_topic("究竟")
+    assert names_topic("贴息")
+
+
+def test_a_bare_what_is_asks_for_a_definition_only_when_no_other_kind_is_asked():
+    from assistant.answering.query import asks_definition, defines
+
+    assert asks_definition(analyse("创新券是什么？"))
+    assert not asks_definition(analyse("申报条件是什么？"))  # conditions are asked
+    assert defines("本通知所称创新券，是指市级财政……", ("创新券",))
+    assert not defines("创新券不得兑换现金。", ("创新券",))

@@ -93,3 +93,15 @@ def test_a_year_that_dates_a_list_in_its_lead_in_is_the_years_answer(assistant):
     # a year neither dated nor named by any document still has no answer
     b = assistant.ask("2029年省级新型研发机构要有多少家？")
     assert b.abstained and "2029" in b.answer
+
+
+def test_what_a_coined_term_is_is_answered_by_its_defining_clause_alone(assistant):
+    a = assistant.ask("创新券究竟是什么？")
+    assert not a.abstained and len(a.citations) == 1
+    assert a.citations[0].text.startswith("本通知所称创新券，是指")
+
+
+def test_two_questions_joined_by_a_comma_are_each_answered(assistant):
+    # the first is closed by its interrogative; the second asks about the same thing
+    a = assistant.ask("创新券是个什么东西，能换成现金吗？")
+    assert "是指" in a.answer and "兑换现金" in a.answer
