@@ -25,7 +25,7 @@ from .answering.query import (
     normalise,
     previous_question,
 )
-from .answering.question import antecedent, understand
+from .answering.question import antecedent, asks_yes_no, understand
 from .answering.support import names_topic
 from .config import MAX_QUESTION_CHARS, Settings, get_settings
 from .errors import (
@@ -395,7 +395,7 @@ class Assistant:
             standalone = self.generator.condense(question, history)  # rules on any failure
         reader = self.retriever.reader
         asked = understand(normalise(standalone))
-        scope = reader.scope.resolve(asked.ask, reader.full_text)
+        scope = reader.scope.resolve(asked.ask, reader.full_text, asked.context)
         ask = strip_titles(asked.ask, scope, reader)
         query = analyse(ask, reader.corrector, context, reader.vocabulary)
         if asked.context and len(query.terms) < 2:
@@ -415,6 +415,12 @@ class Assistant:
         if not query.terms and context:  # "2025年呢？": the earlier turn's topic is the topic
             query = replace(query, terms=tuple(context), context=())
         query = replace(query, original=question)
+        elsewhere = scope.elsewhere if scope.elsewhere in reader.full_text else ""
+        if elsewhere:
+            # "想找成都的机构做检测，青川的创新券能抵扣吗？": the asker's situation is a place
+            # outside the covered one — what the documents say of a 市外 one is the condition
+            # the answer turns on
+            query = replace(query, terms=(*query.terms, elsewhere))
         # "……签的是3年的劳动合同，这样能申请安家补贴吗？": the asker's situation is what the
         # condition must be matched against, so it takes part in retrieval (the whole question
         # is searched, one query embedding as before) and in choosing the unit
@@ -426,6 +432,8 @@ class Assistant:
             )
             query = replace(query, situation=situation, eligibility=True)
             search_text = analyse(f"{asked.context}，{ask}", reader.corrector).text
+        if elsewhere and (asked.eligibility or asks_yes_no(asked.ask)):
+            query = replace(query, situation=(*query.situation, elsewhere), eligibility=True)
         if not has_searchable_content(question) or not (query.terms or scope.named):
             why = "请用文字描述想了解的政策，例如“鲁科贷今年的目标是多少？”"
             return Evidence(question, query, [], abstention(query, [], why), t0, t0)
@@ -441,6 +449,8 @@ class Assistant:
         # the answerer weighs more candidates than a search shows: the unit that answers is
         # often not the chunk that ranks first
         k = max(self.settings.top_k, ANSWER_CANDIDATES)
+        if elsewhere:
+            search_text = f"{search_text} {elsewhere}"
         hits = self.retriever.retrieve_scored(search_text, k, filters, extra, reader)
         t1 = time.perf_counter()
         # A question asking for a target is answered from the ledger row, when one matches

@@ -70,9 +70,18 @@ def _comma_parts(part: str) -> list[str]:
 def asks_eligibility(ask: str) -> bool:
     """Does ``ask`` ask whether the asker may apply for or receive something — a yes/no
     question, not one asking which, how much or how?"""
+    return asks_yes_no(ask) and bool(_ELIGIBILITY.search(_last_sentence(ask)))
+
+
+def _last_sentence(ask: str) -> str:
     last = [p for p in re.split(r"[。；;\n]", ask) if p.strip()]
-    text = last[-1] if last else ask
-    return bool(_ELIGIBILITY.search(text) and _YES_NO.search(text) and not _WH.search(text))
+    return last[-1] if last else ask
+
+
+def asks_yes_no(ask: str) -> bool:
+    """Is the last sentence of ``ask`` a yes/no question ("……能抵扣吗？", "能不能用")?"""
+    text = _last_sentence(ask)
+    return bool(_YES_NO.search(text)) and not _WH.search(text)
 
 
 def eligibility_spans(ask: str) -> list[tuple[int, int]]:

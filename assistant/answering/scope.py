@@ -63,6 +63,9 @@ class Scope:
     # year itself may answer ("2023年度研发费用" yes; a 2025 plan's target for "2023年" no)
     unmatched_years: tuple[int, ...] = ()
     have_years: tuple[int, ...] = ()
+    # a place outside the covered one the question names beside it ("成都的机构……青川的创新券"),
+    # as the documents say it: "市外", "县外"
+    elsewhere: str = ""
 
     @property
     def out_of_scope(self) -> bool:
@@ -177,7 +180,10 @@ class CorpusScope:
     def _rank(self) -> dict[str, int]:
         return {doc_id: i for i, doc_id in enumerate(self.docs)}
 
-    def resolve(self, text: str, full_text: Container[str]) -> Scope:
+    def resolve(self, text: str, full_text: Container[str], situation: str = "") -> Scope:
+        """The scope of the asking ``text``; ``situation`` — what the asker says of themselves
+        before asking — does not scope, but a place it names beside a covered one is the
+        asker's ``elsewhere`` ("我们请上海的机构做检测，青川的创新券能抵扣吗？")."""
         scope = Scope(stripped=text)
         if not self.docs:
             return scope
@@ -187,8 +193,14 @@ class CorpusScope:
 
         corpus_places = self.places
         asked = [p for p in question_places(text, corpus_places)]
-        outside = [p for p in asked if not any(same_place(p, c) for c in corpus_places)]
-        outside = [p for p in outside if p not in full_text]
+        others = [p for p in asked if not any(same_place(p, c) for c in corpus_places)]
+        outside = [p for p in others if p not in full_text]
+        if situation:
+            others += [
+                p
+                for p in question_places(situation, corpus_places)
+                if not any(same_place(p, c) for c in corpus_places)
+            ]
         inside = [p for p in asked if any(same_place(p, c) for c in corpus_places)]
         # a question about a covered place may name another as part of the asker's situation
         # ("在外地的公司做的检测，甲市的补贴能用吗？"): the covered place is its scope
@@ -197,6 +209,12 @@ class CorpusScope:
             scope.outside_places = tuple(outside)
             scope.why = f"现有文件只涉及{have}的政策。"
             return scope
+        if inside and others:
+            # …and the documents speak of such a place as outside theirs ("市外服务机构"): the
+            # word for it, by the level of the covered place, is what a unit must speak to
+            covered = next(c for c in corpus_places if any(same_place(p, c) for p in inside))
+            if covered[-1:] in "省市县区":
+                scope.elsewhere = f"{covered[-1]}外"
         if inside:
             candidates = [
                 d for d in candidates if any(same_place(p, q) for p in inside for q in d.places)

@@ -105,3 +105,9 @@ def test_two_questions_joined_by_a_comma_are_each_answered(assistant):
     # the first is closed by its interrogative; the second asks about the same thing
     a = assistant.ask("创新券是个什么东西，能换成现金吗？")
     assert "是指" in a.answer and "兑换现金" in a.answer
+
+
+def test_a_place_beside_the_covered_one_is_what_the_documents_call_outside(assistant):
+    # "上海的机构" asked about 青川's vouchers: the rule on 市外服务机构 is the answer
+    a = assistant.ask("我们打算请上海的一家机构做研发设计，青川的创新券能用来抵扣吗？")
+    assert not a.abstained and "市外服务机构暂不纳入" in a.answer
