@@ -443,3 +443,11 @@ def test_what_about_x_then_its_question_is_answered_as_one_ask(assistant):
     ]
     a = assistant.ask("那高新技术企业呢？封顶多少？", history=history)
     assert not a.abstained and "50万元" in a.answer and "没有写明" not in a.answer
+
+
+def test_the_unit_saying_what_its_title_does_not_answers_alone(assistant):
+    # every unit of the 研发投入后补助 细则 stands under a title holding 研发投入后补助; the one that
+    # says 拨付 is the answer, not one more dated sentence that repeats the title's words
+    a = assistant.ask("研发投入后补助的补助资金什么时候拨付？")
+    assert not a.abstained and "9月30日" in a.citations[0].text
+    assert len(a.citations) == 1
