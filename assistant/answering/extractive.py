@@ -493,6 +493,7 @@ def _kinds_stated(query: Query, text: str) -> float:
 # kinds of fact stated by a figure (a rate, an amount, a date, a length of time): a figure
 # belongs to what the words around it are about
 FIGURE_KINDS = frozenset({"rate", "money", "standard", "deadline", "duration"})
+_CONTACT_KINDS = frozenset({"contact", "person"})
 
 
 def _fact_after_topic(cand: Candidate, weights: TermWeights, query: Query) -> bool:
@@ -659,9 +660,10 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
         return abstention(query, hits)
 
     chosen = [best]
-    # asked for a figure (an amount, a rate, a date, a length of time): a further sentence must
-    # state one too — one on the same topic that states none answers nothing that was asked
-    figures = [FACT_KINDS[k][1] for k in query.kinds if k in FIGURE_KINDS]
+    # asked for a figure (an amount, a rate, a date, a length of time) or a contact: a further
+    # sentence must state one too — one on the same topic that states none answers nothing
+    # that was asked
+    figures = [FACT_KINDS[k][1] for k in query.kinds if k in FIGURE_KINDS | _CONTACT_KINDS]
     # the list of materials or conditions asked for is the answer whole; nothing else is quoted
     whole_list = bool(query.listing and _LIST_KINDS & set(query.kinds)) and _enumerates(best.text)
     # … and so is the clause defining what was asked about
@@ -687,8 +689,17 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
         _asked, required, label = FACT_KINDS[kind]
         if not any(required.search(_read_with_context(c)) for c in chosen):
             return abstention(query, hits, missing=label)
+    # Asked for the contact of an office the documents name ("农业农村局的联系电话"): only a
+    # unit naming that office gives it — another office's number is no answer
+    offices = _offices_asked(query, reader) if _CONTACT_KINDS & set(query.kinds) else []
+    states = FACT_KINDS["contact"][1]
+    if offices and not any(o in c.text and states.search(c.text) for c in chosen for o in offices):
+        return abstention(query, hits, missing=f"{offices[0]}的{FACT_KINDS['contact'][2]}")
     # "多少天" asks a quantity too; the length of time the duration kind required is it
-    counted = query.quantity and not query.listing and "duration" not in query.kinds
+    # ("电话多少" asks a number that counts nothing)
+    counted = (
+        query.quantity and not query.listing and not {"duration", "contact"} & set(query.kinds)
+    )
     if counted and not any(NUMBER_RE.search(c.text) for c in chosen):
         return abstention(query, hits, missing="具体数量")
 
@@ -700,6 +711,22 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
     return Answer(
         question=query.original, answer=body, abstained=False, citations=citations, note=note
     )
+
+
+def _offices_asked(query: Query, reader: IndexReader) -> list[str]:
+    """The issuing offices of the corpus (its documents' 发布机构, without their place: "农业农村局"
+    of "白水县农业农村局") that the question names, in the forms the documents write them
+    ("科学技术局" and "科技局")."""
+    from .places import strip_place
+
+    asked = []
+    for info in reader.scope.docs.values():
+        for issuer in info.meta.get("issuers") or ():
+            office = strip_place(issuer)
+            forms = {office, office.replace("科学技术", "科技")}
+            if len(office) >= 3 and any(f in query.original for f in forms):
+                asked += sorted(forms)
+    return list(dict.fromkeys(asked))
 
 
 def quote_lines(citations: list[Citation]) -> str:

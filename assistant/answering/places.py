@@ -87,3 +87,16 @@ def question_places(text: str, corpus_places: set[str]) -> list[str]:
         ):
             found.append(name)
     return found
+
+
+def strip_place(name: str) -> str:
+    """An organisation's name without the places it opens with: "白水县农业农村局" → "农业农村局",
+    "山东省威海市科学技术局" → "科学技术局"."""
+    while True:
+        m = re.match(r"[\u4e00-\u9fff]{1,8}?[省市县区]", name)
+        if not m or len(name) - m.end() < 2:
+            return name
+        head = m.group(0)
+        if head not in national_places() and not _NAMED.match(head):
+            return name
+        name = name[m.end() :]

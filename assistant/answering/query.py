@@ -99,7 +99,9 @@ FACT_KINDS: dict[str, tuple[re.Pattern, re.Pattern, str]] = {
     ),
     "contact": (
         re.compile(r"电话|联系方式|联系人|热线|邮箱|网址|地址|在哪办|窗口|办公地点"),
-        re.compile(r"\d{3,4}-?\d{7,8}|电话|地址|邮箱|@|https?://|网址"),
+        re.compile(
+            r"(?<![\dA-Za-z])(?:\d{3,4}-)?\d{7,8}(?![\dA-Za-z])|电话|地址|邮箱|@|https?://|网址"
+        ),
         "联系方式",
     ),
     "cap": (

@@ -146,3 +146,9 @@ def test_a_bare_what_is_asks_for_a_definition_only_when_no_other_kind_is_asked()
     assert not asks_definition(analyse("申报条件是什么？"))  # conditions are asked
     assert defines("本通知所称创新券，是指市级财政……", ("创新券",))
     assert not defines("创新券不得兑换现金。", ("创新券",))
+
+
+def test_a_long_code_is_no_phone_number():
+    states = FACT_KINDS["contact"][1]
+    assert not states.search("索引号：11371000004359096D/2025-01554")
+    assert states.search("咨询：0631-5233123") and states.search("热线 12345678")

@@ -17,6 +17,7 @@ NEW = "青川市科技型企业研发费用补助办法.docx"
 OLD = "青川市科技型企业研发费用补助办法（2020）.txt"
 NOTICE = "关于开展2025年度青川市科技创新券申领工作的通知.txt"
 PLAN = "青川市创新平台建设奖励实施方案.pdf"  # a 2024 plan whose targets are for 2027
+POINTS = "白水县2025年科技特派员工作要点.md"  # issued by two offices; one contact, of one
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def assistant(tmp_path_factory):
     root = tmp_path_factory.mktemp("unseen")
     corpus = root / "corpus"
     corpus.mkdir()
-    for name in (NEW, OLD, NOTICE, PLAN):
+    for name in (NEW, OLD, NOTICE, PLAN, POINTS):
         shutil.copy(DATA / name, corpus / name)
     a = Assistant(make_settings(root))
     a.build_index()
@@ -111,3 +112,16 @@ def test_a_place_beside_the_covered_one_is_what_the_documents_call_outside(assis
     # "上海的机构" asked about 青川's vouchers: the rule on 市外服务机构 is the answer
     a = assistant.ask("我们打算请上海的一家机构做研发设计，青川的创新券能用来抵扣吗？")
     assert not a.abstained and "市外服务机构暂不纳入" in a.answer
+
+
+def test_the_contact_of_an_office_is_only_given_by_a_unit_naming_it(assistant):
+    # the points give one contact, of 县科技局; 县农业农村局 (a co-issuer) has none
+    other = assistant.ask("县农业农村局负责特派员工作的同志，电话是多少？")
+    assert other.abstained and not other.citations  # (the passages shown as 相关内容 may hold it)
+    own = assistant.ask("县科技局管特派员工作的联系电话是多少？")
+    assert not own.abstained and "6723 1185" in own.answer and len(own.citations) == 1
+
+
+def test_a_phone_number_asked_with_duoshao_counts_nothing(assistant):
+    a = assistant.ask("科技特派员的事找谁联系，电话多少？")
+    assert not a.abstained and "6723 1185" in a.answer
