@@ -1,6 +1,7 @@
 """Repair the ways people mistype policy terms, using the corpus's own vocabulary:
 
-- homophone typos (同音错字): 科技付总 → 科技副总, 鲁科带 → 鲁科贷 (same pinyin, ≥ 3 characters);
+- homophone typos (同音错字): 科技付总 → 科技副总, 鲁科带 → 鲁科贷 (same pinyin, ≥ 3 characters),
+  and a few look-alike characters (形近字): 创新卷 → 创新券;
 - pinyin typed instead of characters: "luke dai" → 鲁科贷, "jie bang gua shuai" → 揭榜挂帅;
 - common English words mixed in: "how much" → 多少, "patent" → 专利 (``glossary.txt``).
 """
@@ -17,6 +18,10 @@ from pypinyin import lazy_pinyin
 _ASCII_RUN = re.compile(r"[A-Za-z&][A-Za-z&\-']*(?:\s+[A-Za-z&][A-Za-z&\-']*)*")
 _HAN = re.compile(r"^[\u4e00-\u9fff]+$")
 MIN_HOMOPHONE = 3
+# characters typed for another of like shape (形近字) in policy words, the intended one last:
+# "创新卷" and "创新劵" for 创新券, "科技货款" for 科技贷款. A term with the intended character where
+# the question has its look-alike is a typo of it, as a homophone is.
+LOOKALIKE = {"劵": "券", "卷": "券", "货": "贷"}
 MAX_TERM = 8
 
 
@@ -29,6 +34,11 @@ def glossary() -> dict[str, str]:
             en, zh = line.split("\t", 1)
             out[en.strip().lower()] = zh.strip()
     return out
+
+
+@lru_cache(maxsize=64)
+def _sound(ch: str) -> str:
+    return lazy_pinyin(ch)[0]
 
 
 class Corrector:
@@ -82,11 +92,24 @@ class Corrector:
         sounds = lazy_pinyin(text)
         if len(sounds) != len(text):  # pypinyin merges non-Han runs; keep it simple and safe
             sounds = [lazy_pinyin(ch)[0] if ch.strip() else ch for ch in text]
+        # the sounds with each look-alike heard as the character it stands for
+        alike = [
+            _sound(LOOKALIKE[ch]) if ch in LOOKALIKE else s
+            for ch, s in zip(text, sounds, strict=True)
+        ]
         out, i = [], 0
         while i < len(text):
             for size in range(min(MAX_TERM, len(text) - i), MIN_HOMOPHONE - 1, -1):
                 piece = text[i : i + size]
                 term = self.by_sound.get(tuple(sounds[i : i + size]))
+                if term is None and any(ch in LOOKALIKE for ch in piece):
+                    term = self.by_sound.get(tuple(alike[i : i + size]))
+                    if term and not all(
+                        t == LOOKALIKE[c]
+                        for c, t in zip(piece, term, strict=True)
+                        if c in LOOKALIKE
+                    ):
+                        term = None  # heard alike, but not where the look-alike is
                 if term and term != piece and _HAN.match(piece) and piece not in self.known:
                     out.append(term)
                     i += size

@@ -13,6 +13,7 @@ from .fields import asked_fields, label, locate
 from .query import _INTENT_WORDS, Query, analyse
 from .question import Asked
 from .scope import TAIL_CHARS, Scope
+from .support import names_topic
 
 
 def scoped_filters(filters: Filters | None, scope: Scope) -> Filters:
@@ -87,6 +88,11 @@ def part_query(part: str, previous: str | None, query: Query, reader: IndexReade
         part = f"{part.rstrip('？?呢 ')} {' '.join(_INTENT_WORDS.findall(previous))}"
     others = tuple(t for t in query.terms if t not in part)
     q = analyse(part, reader.corrector, (*query.context, *others), reader.vocabulary)
+    if previous and not any(names_topic(t) for t in q.terms):
+        # "……市里能补多少？一年最多补多少": a part naming no topic of its own asks about the
+        # previous part's, at full weight
+        before = analyse(previous, reader.corrector, vocabulary=reader.vocabulary)
+        q = replace(q, terms=tuple(dict.fromkeys((*before.terms, *q.terms))))
     return replace(q, original=query.original)
 
 

@@ -82,9 +82,11 @@ class TermWeights:
         intent, kind = _asking_spans(query.text, query.eligibility)
         for term in query.terms:
             # part of how the question asks ("能不能" → "不能"), or of the phrase asking for a
-            # kind of fact that the corpus never words so ("最多能"): the kind check covers it
+            # kind of fact that the corpus never words so, or that names no topic ("最多能"):
+            # the kind check covers it
             if _inside(term, query.text, intent) or (
-                term not in reader.full_text and _inside(term, query.text, kind)
+                (term not in reader.full_text or not names_topic(term))
+                and _inside(term, query.text, kind)
             ):
                 continue
             same = [w for w in synonyms(term) if w in reader.full_text]
@@ -92,7 +94,7 @@ class TermWeights:
                 self.aliases[term] = same
             if term in vocab:
                 self.weights[term] = reader.idf[term]
-            elif term in reader.full_text and not _glued_pair(term):
+            elif term in reader.full_text and not _glued_pair(term) and names_topic(term):
                 self.weights[term] = reader.max_idf * 0.8
             else:
                 close = _close_term(term, reader.vocab_by_length) or (same[0] if same else None)

@@ -152,3 +152,10 @@ def test_a_long_code_is_no_phone_number():
     states = FACT_KINDS["contact"][1]
     assert not states.search("索引号：11371000004359096D/2025-01554")
     assert states.search("咨询：0631-5233123") and states.search("热线 12345678")
+
+
+def test_words_for_the_city_itself_and_for_a_lower_bound_are_no_topics():
+    # "市里能补多少" asks the city government; "起码要多大" a lower bound; "一年最多" a period
+    assert "市里" not in key_terms("孵化器减免房租，市里能补多少")
+    assert "起码" not in key_terms("场地面积起码要多大")
+    assert "一年" not in key_terms("一年最多能领多少")

@@ -125,3 +125,19 @@ def test_the_contact_of_an_office_is_only_given_by_a_unit_naming_it(assistant):
 def test_a_phone_number_asked_with_duoshao_counts_nothing(assistant):
     a = assistant.ask("科技特派员的事找谁联系，电话多少？")
     assert not a.abstained and "6723 1185" in a.answer
+
+
+def test_a_part_naming_no_topic_asks_about_the_part_before_it(assistant):
+    # "一年最多给多少" names nothing of its own (一年 is how it is asked, not a topic — it must not
+    # match "同一年度"): it asks the cap of the previous part's support
+    a = assistant.ask("省级新型研发机构绩效优秀给多少运行经费？一年最多给多少？")
+    assert not a.abstained and "100万元运行经费" in a.answer
+    assert "1500万元" not in a.answer  # 同一依托单位同一年度……总额
+
+
+def test_everyday_words_for_what_the_documents_say_formally(assistant):
+    # 外地 for 市外, 过期 for 逾期, 市里 for the city itself, 起码 for a lower bound
+    a = assistant.ask("找外地的服务机构，青川的创新券能结算吗？")
+    assert not a.abstained and "市外服务机构" in a.answer
+    b = assistant.ask("创新券过期了会怎么处理？")
+    assert not b.abstained and "逾期" in b.answer
