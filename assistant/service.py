@@ -26,6 +26,7 @@ from .answering.query import (
     previous_question,
 )
 from .answering.question import antecedent, asks_yes_no, understand
+from .answering.ranges import amounts
 from .answering.support import names_topic
 from .config import MAX_QUESTION_CHARS, Settings, get_settings
 from .errors import (
@@ -456,7 +457,15 @@ class Assistant:
         # A question asking for a target is answered from the ledger row, when one matches
         # and retrieval agrees that the row's sentence is about the question.
         # (not when what was actually done is asked: a target is no answer to that)
-        if len(asked.parts) == 1 and not asked_fields(asked.ask) and "actual" not in query.kinds:
+        # (nor when the asker states a sum of their own — "检测花了30万，能抵掉多少？" asks what
+        # applies to it, not a plan's figure)
+        own_sum = any(kind == "money" for _v, kind in amounts(question))
+        if (
+            len(asked.parts) == 1
+            and not asked_fields(asked.ask)
+            and "actual" not in query.kinds
+            and not own_sum
+        ):
             spans = [(h.chunk.doc_id, h.chunk.start, h.chunk.end) for h in hits]
             from_ledger = ledger_answer(reader.ledger, query, filters, within=spans)
             if from_ledger is not None and _retrieved(from_ledger, hits):

@@ -8,8 +8,9 @@ of the most specific question word the unit, read in its context, leaves out —
 ``answering.support``: "企业所得税" asked, a sentence on 补助资金 quoted), ``action`` (the
 specificity of the verb the question asks about when no document uses it: "资格证书怎么考取").
 Hard requirements come first — enough coverage, no gap of ``MAX_GAP`` or more, no absent verb
-of ``MAX_ACTION`` or more, the asked kind of fact present (checked by the caller) — then a
-logistic score of the signals must reach ``THRESHOLD``.
+of ``MAX_ACTION`` or more, the asked noun not quoted only at another administrative level
+(``level``: "省级……中心" asked, "国家……中心" quoted), the asked kind of fact present (checked by
+the caller) — then a logistic score of the signals must reach ``THRESHOLD``.
 
 The weights are fitted by ``evals/fit_abstention.py`` on the dev split of the eval sets and
 reported on the holdout split; re-run it when the answerer changes and paste its output here.
@@ -65,7 +66,15 @@ MAX_ACTION = 0.62
 #   fitted logistic:      right outcomes dev 120/148 (0.811), holdout 52/63 (0.825)
 # — the limits are chosen again at 0.68 and 0.62, and the logistic still does worse on the
 # holdout, so the score stays neutral.
-WEIGHTS = {"coverage": 0.0, "own": 0.0, "dense": 0.0, "missing": 0.0, "gap": 0.0, "action": 0.0}
+WEIGHTS = {
+    "coverage": 0.0,
+    "own": 0.0,
+    "dense": 0.0,
+    "missing": 0.0,
+    "gap": 0.0,
+    "action": 0.0,
+    "level": 0.0,
+}
 BIAS = 1.0
 THRESHOLD = 0.5
 
@@ -78,6 +87,9 @@ class Signals:
     missing: float
     gap: float = 0.0
     action: float = 0.0  # the asked verb no document uses, by specificity (support.absent_action)
+    # 1 when the unit speaks of the asked noun only at another administrative level
+    # ("省级技术创新中心" asked, "国家技术创新中心" quoted: support.other_level)
+    level: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return {
@@ -87,6 +99,7 @@ class Signals:
             "missing": self.missing,
             "gap": self.gap,
             "action": self.action,
+            "level": self.level,
         }
 
 
@@ -100,5 +113,6 @@ def should_answer(s: Signals) -> bool:
         s.coverage >= MIN_COVERAGE
         and s.gap < MAX_GAP
         and s.action < MAX_ACTION
+        and s.level < 1.0
         and probability(s) >= THRESHOLD
     )

@@ -32,7 +32,15 @@ from .query import (
 )
 from .question import OBTAINING, eligibility_spans
 from .ranges import AMOUNT, amounts, row_fits
-from .support import absent_action, action_specificity, aspect_words, gap, is_verb, names_topic
+from .support import (
+    absent_action,
+    action_specificity,
+    aspect_words,
+    gap,
+    is_verb,
+    names_topic,
+    other_level,
+)
 
 CONTEXT_WEIGHT = 0.3  # weight of a topic term inherited from an earlier turn
 MISSING_WEIGHT = 0.5  # share of full weight for a key term the corpus never uses
@@ -752,6 +760,7 @@ def _signals(cand: Candidate, weights: TermWeights, query: Query) -> Signals:
         missing=missing,
         gap=left_out,
         action=action,
+        level=1.0 if other_level(query.original, cand.text) else 0.0,
     )
 
 

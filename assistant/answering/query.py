@@ -142,7 +142,7 @@ _INTENT_WORDS = re.compile(
 _FUNCTION_WORDS = frozenset(
     "以后 之后 以前 之前 本身 时候 长时间 时间段 现在 目前 当前 一般 通常 大概 大约 左右 应该 可能 已经 还是 这样 那样"
     " 的话 的时候 之内 以内 一下 一些 这种 那种 哪种 这次 这笔 那笔 这个 大概 一共 总共 一家 你好 您好 旧版 新版 当时 那时 原来 原先 规定 有关"
-    " 起码 市里 区里 县里 省里 镇里 一年 每年 全年".split()
+    " 起码 市里 区里 县里 省里 镇里 一年 每年 全年 当年 次年".split()
 )
 # an interrogative inside a word jieba keeps whole ("几月份", "多少次", "哪家"): an asking word
 _ASKING_MORPHEME = re.compile(r"几|多少|哪|什么|怎么|啥|咋")

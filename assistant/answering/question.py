@@ -36,11 +36,11 @@ _FILLER = re.compile(
 # Asking whether one may: a modal of permission or possibility, then a verb of applying,
 # receiving or being counted, closed as a yes/no question (a final particle, an A-not-A
 # "能不能", "是否"). General Chinese grammar, not corpus words.
-_MODAL = r"(?:能否|可否|是否|能不能|可不可以|能|可以|可)"
+_MODAL = r"(?:能否|可否|是否|能不能|可不可以|够不够格|够格|有没有资格|有资格|能|可以|可)"
 _OBTAIN = r"(?:申请|申报|申领|报名|报|享受|领取|领|拿|获得|参加|参与|算|认定|纳入|列入)"
 _ELIGIBILITY = re.compile(_MODAL + r"(?:再|也|还|都|去|来|够)?" + _OBTAIN)
 OBTAINING = re.compile(_OBTAIN)  # a verb of applying for or receiving (fullmatch a word)
-_YES_NO = re.compile(r"(?:吗|么|嘛|不|没有)\s*[？?]?\s*$|能否|可否|是否|能不能|可不可以")
+_YES_NO = re.compile(r"(?:吗|么|嘛|不|没有)\s*[？?]?\s*$|能否|可否|是否|能不能|可不可以|够不够")
 _WHAT_ABOUT = re.compile(r"^(?:那|那么)?[^？?，,。]{1,10}呢\s*[？?]$")
 _WH = re.compile(r"多少|几|哪|什么|怎么|如何|怎样|啥|多久|多长")
 

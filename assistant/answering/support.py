@@ -188,3 +188,48 @@ def gap(question: str, terms: dict[str, list[str]], read: str) -> tuple[float, s
         if s > best:
             best, word = s, term
     return best, word
+
+
+# the administrative levels a support is graded by, as a question names them before a noun
+# ("省级技术创新中心"), and as a unit may ("国家技术创新中心", "市科技局"); general Chinese
+# public-administration vocabulary
+_ASKED_LEVEL = re.compile(r"国家级|国家|全国|省级|市级|县级|区级")
+_UNIT_LEVELS = ("国家级", "国家", "全国", "省级", "市级", "县级", "区级", "省", "市", "县", "区")
+_SAME_LEVEL = {
+    "国家级": "国家",
+    "全国": "国家",
+    "省级": "省",
+    "市级": "市",
+    "县级": "县",
+    "区级": "区",
+}
+HEAD_CHARS = 3  # the shortest noun after the level that must be shared
+
+
+def other_level(question: str, unit: str) -> str | None:
+    """The level-and-noun the question asks about ("省级技术创新中心") when the unit speaks of that
+    noun only at other levels ("国家技术创新中心"): a near miss of the same kind of thing, not the
+    thing asked; else None."""
+    for m in _ASKED_LEVEL.finditer(question):
+        level = _SAME_LEVEL.get(m.group(0), m.group(0))
+        tail = question[m.end() : m.end() + 10]
+        head = next(
+            (tail[:n] for n in range(len(tail), HEAD_CHARS - 1, -1) if tail[:n] in unit), None
+        )
+        if head is None or not re.fullmatch(r"[\u4e00-\u9fff]+", head):
+            continue
+        levels = [_level_before(unit, at) for at in _occurrences(unit, head)]
+        if levels and all(lv is not None and lv != level for lv in levels):
+            return m.group(0) + head
+    return None
+
+
+def _occurrences(text: str, word: str) -> list[int]:
+    return [i for i in range(len(text)) if text.startswith(word, i)]
+
+
+def _level_before(unit: str, at: int) -> str | None:
+    """The level written just before ``unit[at:]`` ("国家" in "国家技术创新中心"), normalised."""
+    before = unit[max(0, at - 3) : at]
+    found = next((lv for lv in _UNIT_LEVELS if before.endswith(lv)), None)
+    return _SAME_LEVEL.get(found, found) if found else None

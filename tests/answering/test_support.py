@@ -71,3 +71,15 @@ def test_a_unit_that_says_it_has_no_gap():
 def test_paraphrases_and_colloquial_words_are_not_gaps(question, terms):
     value, _ = gap(question, terms, VOUCHER_OFFSET)
     assert value < MAX_GAP
+
+
+def test_a_noun_quoted_only_at_another_level_is_a_near_miss():
+    from assistant.answering.support import other_level
+
+    national = "新获批国家工程技术研究中心（含国家技术创新中心分中心）的，一次性奖励800万元。"
+    assert other_level("刚获批了省级技术创新中心，能奖励多少？", national) == "省级技术创新中心"
+    assert other_level("市级孵化器奖励多少", "对新认定的国家级孵化器，给予一次性奖励100万元。")
+    # the asked level among others, or no level at all in the unit: no near miss
+    both = "省级新型研发机构给予100万元运行经费支持，市级新型研发机构给予30万元运行经费支持；"
+    assert other_level("省级新型研发机构给多少运行经费", both) is None
+    assert other_level("国家高新技术企业能领多少", "高新技术企业每年最高30万元；") is None

@@ -141,3 +141,24 @@ def test_everyday_words_for_what_the_documents_say_formally(assistant):
     assert not a.abstained and "市外服务机构" in a.answer
     b = assistant.ask("创新券过期了会怎么处理？")
     assert not b.abstained and "逾期" in b.answer
+
+
+def test_a_reward_asked_at_one_level_is_not_answered_by_another_levels(assistant):
+    # the plan rewards 国家技术创新中心分中心 and 省级工程技术研究中心, not 省级技术创新中心
+    a = assistant.ask("我们刚获批了一个省级技术创新中心，能拿多少奖励？")
+    assert a.abstained
+    b = assistant.ask("我们刚获批了省级工程技术研究中心，能拿多少奖励？")
+    assert not b.abstained and "100万元" in b.citations[0].text
+
+
+def test_a_sum_the_asker_states_is_not_answered_from_the_targets(assistant):
+    # "花了30万" asks what applies to the asker's own spending — never a plan's total
+    a = assistant.ask("我们做研发设计花了30万，用创新券能抵掉多少钱？")
+    assert not a.answer.startswith("目标：")  # (how the targets ledger answers)
+
+
+def test_qualifying_asked_as_gou_bu_gou_ge_is_an_eligibility_question():
+    from assistant.answering.question import understand
+
+    asked = understand("我们是一家软件公司，去年研发费用四十多万，够不够格报研发费用补助？")
+    assert asked.eligibility
