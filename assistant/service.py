@@ -418,11 +418,11 @@ class Assistant:
         query = replace(query, original=question)
         elsewhere = scope.elsewhere if scope.elsewhere in reader.full_text else ""
         if elsewhere:
-            # "想找成都的机构做检测，青川的创新券能抵扣吗？": the asker's situation is a place
+            # "找乙市的机构做测试，甲市的服务券能用吗？": the asker's situation is a place
             # outside the covered one — what the documents say of a 市外 one is the condition
             # the answer turns on
             query = replace(query, terms=(*query.terms, elsewhere))
-        # "……签的是3年的劳动合同，这样能申请安家补贴吗？": the asker's situation is what the
+        # "……合同签了两年，这种情况能领住房补贴吗？": the asker's situation is what the
         # condition must be matched against, so it takes part in retrieval (the whole question
         # is searched, one query embedding as before) and in choosing the unit
         search_text = query.text

@@ -89,7 +89,7 @@ def part_query(part: str, previous: str | None, query: Query, reader: IndexReade
     others = tuple(t for t in query.terms if t not in part)
     q = analyse(part, reader.corrector, (*query.context, *others), reader.vocabulary)
     if previous and not any(names_topic(t) for t in q.terms):
-        # "……市里能补多少？一年最多补多少": a part naming no topic of its own asks about the
+        # "……能奖多少？一年最多奖多少": a part naming no topic of its own asks about the
         # previous part's, at full weight
         before = analyse(previous, reader.corrector, vocabulary=reader.vocabulary)
         q = replace(q, terms=tuple(dict.fromkeys((*before.terms, *q.terms))))

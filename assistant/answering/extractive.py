@@ -194,7 +194,7 @@ class TermWeights:
 
     def context_bonus(self, text: str) -> float:
         """A tie-breaker: never more than ``CONTEXT_WEIGHT`` in all, however few words the
-        question has of its own — else a short follow-up ("那补助资金什么时候能到账？") is
+        question has of its own — else a short follow-up ("那奖金多久能发下来？") is
         answered with the earlier turn's sentence, which holds all of that turn's words."""
         got = sum(w for t, w in self.context.items() if t in text)
         if not got:
@@ -298,7 +298,7 @@ KIND_BONUS = 0.25
 DEFINITION_BONUS = 0.2  # a defining clause, for "什么是……"
 TIER_FIT = 0.5  # a table row whose tier holds the question's amount (minus when it does not)  # a whole unit (list, table row, 答) that is the kind of answer asked for
 _LIST_KINDS = {"conditions", "materials", "names"}
-# An eligibility question ("……签的是3年的劳动合同，这样能申请安家补贴吗？") is answered by the
+# An eligibility question ("……合同签了两年，这种情况能领住房补贴吗？") is answered by the
 # condition it turns on: a unit stating one — a list the lead-in calls 条件 ("应当同时具备下列
 # 条件"), an exclusion (不予, 不得, 不纳入, 不适用, 除外) — ranks up by ``CONDITION_BONUS``, and
 # the more of the asker's situation (IDF-weighted) it speaks to, the more, up to
@@ -367,8 +367,8 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
         if span is not None and _wants_unit(query, chunk) and not flagged_spans(chunk.text):
             s, e = span
             unit = chunk.text[s:e]
-            # a 答 is read with its 问, as a list is with its lead-in: "答：申报人应当同时符合以下
-            # 条件……" under "问：人才申报安家补贴需要满足哪些基本条件？" speaks of 安家补贴
+            # a 答 is read with its 问, as a list is with its lead-in: "答：申报人应当符合下列
+            # 条件……" under "问：申领住房补贴要符合什么条件？" speaks of 住房补贴
             lead = chunk.lead_in or (chunk.text[:s] if chunk.kind == "qa" else "")
             own = weights.own_coverage(f"{lead} {unit}", chunk.title)
             read = f"{chunk.title} {chunk.section} {chunk.lead_in or ''} {chunk.text}"
@@ -725,7 +725,7 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
 
 def _offices_asked(query: Query, reader: IndexReader) -> list[str]:
     """The issuing offices of the corpus (its documents' 发布机构, without their place: "农业农村局"
-    of "白水县农业农村局") that the question names, in the forms the documents write them
+    of "乙县农业农村局") that the question names, in the forms the documents write them
     ("科学技术局" and "科技局")."""
     from .places import strip_place
 

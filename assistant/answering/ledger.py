@@ -239,7 +239,7 @@ def _coverage(
 def _pick_rows(candidates: list[_Scored], query: Query, terms: dict[str, _Term]) -> list[Target]:
     """The rows of the chosen sentence that answer: in the unit asked for, with the subject that
     matches best (several when they share it: 500家 and 25亿元 for 鲁科贷). A question joining
-    several things ("新增专利和新增销售收入分别是多少") gets the best row for each. In reading order."""
+    several things ("新增企业和新增平台分别是多少") gets the best row for each. In reading order."""
     candidates = [x for x in candidates if x.unit_fit] or candidates
     parts = [p for p in _JOINERS.split(query.text) if p.strip()]
     chosen: list[_Scored] = []

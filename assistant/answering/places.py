@@ -1,6 +1,6 @@
 """Place names from the national list of administrative divisions (the ``cpca`` package's
 ``adcodes.csv``), not from a hand-typed list: every province, prefecture and county-level name,
-and the short forms of provinces and prefectures ("山东", "威海", "东营")."""
+and the short forms of provinces and prefectures ("山东", "济南", "东营")."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def places_in(text: str, extra: frozenset[str] | set[str] = frozenset()) -> list
 
 
 def same_place(a: str, b: str) -> bool:
-    """ "东港" and "东港市" are one place."""
+    """ "甲川" and "甲川市" are one place."""
     return a == b or _SUFFIX.sub("", a) == _SUFFIX.sub("", b) or a.startswith(b) or b.startswith(a)
 
 
@@ -90,8 +90,8 @@ def question_places(text: str, corpus_places: set[str]) -> list[str]:
 
 
 def strip_place(name: str) -> str:
-    """An organisation's name without the places it opens with: "白水县农业农村局" → "农业农村局",
-    "山东省威海市科学技术局" → "科学技术局"."""
+    """An organisation's name without the places it opens with: "乙川县农业农村局" → "农业农村局",
+    "山东省济南市科学技术局" → "科学技术局"."""
     while True:
         m = re.match(r"[\u4e00-\u9fff]{1,8}?[省市县区]", name)
         if not m or len(name) - m.end() < 2:

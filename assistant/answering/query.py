@@ -24,7 +24,7 @@ FACT_KINDS: dict[str, tuple[re.Pattern, re.Pattern, str]] = {
     "rate": (
         re.compile(
             r"利率|利息|年化|费率|税率|贴息比例|扣除比例|比例是|百分之几|多少比例|比例(是)?多少|什么比例|几成"
-            r"|\d+(\.\d+)?\s*%还是"  # "按100%还是120%": which rate
+            r"|\d+(\.\d+)?\s*%还是"  # "按80%还是90%": which rate
         ),
         _RATE_FIGURE,
         "利率或比例",
@@ -262,7 +262,7 @@ def key_terms(text: str) -> list[str]:
     # cut_for_search also yields the parts of a long word; keep the longest forms so that
     # 鲁科贷 is not counted three times, and drop lone characters unless nothing else is left
     terms = [t for t in terms if not any(t != o and t in o for o in terms)]
-    # place names scope a question ("威海今年……"); whether the corpus covers the place is
+    # place names scope a question ("济南今年……"); whether the corpus covers the place is
     # checked separately, so they are not topic words
     terms = [t for t in terms if t not in places() and t.rstrip("市省区县") not in places()]
     longer = [t for t in terms if len(t) > 1 or t.isdigit()]

@@ -1,17 +1,17 @@
 """What a question asks, apart from how it is wrapped.
 
-- **Preamble**: a question that opens with a greeting or a self-introduction ("你好，我们是做海洋
-  装备配套的小公司，去年营收大概八千万……") keeps those clauses only as context; the ask is the
-  rest ("今年申请创新券最多能拿多少？"). Filler that introduces the ask ("想问一下", "请问") is
+- **Preamble**: a question that opens with a greeting or a self-introduction ("您好，我们是做软件
+  外包的小企业，员工三十来人……") keeps those clauses only as context; the ask is the
+  rest ("这次的服务券最多能领多少？"). Filler that introduces the ask ("想问一下", "请问") is
   dropped.
 - **Eligibility**: a yes/no question whether the asker may apply for, receive or count for
-  something ("……签的是3年的劳动合同，这样能申请安家补贴吗？"). Its preamble is then no mere
+  something ("……合同签了两年，这种情况能领住房补贴吗？"). Its preamble is then no mere
   wrapping: the asker's situation is what a condition must be matched against
   (``Asked.eligibility``).
 - **Elliptical ask**: an ask that names no topic of its own ("……听说还有奖励，能给多少？")
   refers to the clause before it; the words of that clause the documents use are its topic
   (``antecedent``). The other preamble words stay context.
-- **Parts**: a question of several asking sentences ("按多少比例抵扣？单份合同最多抵扣多少？") is
+- **Parts**: a question of several asking sentences ("补贴比例是多少？每家最多补多少？") is
   split into parts, each answered (or said to be missing) on its own.
 """
 
@@ -112,7 +112,7 @@ def understand(text: str) -> Asked:
     ask = "".join(clauses[i:]).strip()
     ask = _FILLER.sub("", ask).strip() or ask
     parts = [p.strip() for p in re.findall(r"[^？?]+[？?]?", ask) if p.strip(" ？?，,")]
-    # "创新券到底是个什么东西，是发现金吗？": two questions joined by a comma, the first closed by
+    # "服务券究竟是什么东西，能当钱花吗？": two questions joined by a comma, the first closed by
     # its interrogative, are two parts
     parts = [q for p in parts for q in _comma_parts(p)]
     # a part is a sentence that asks; a trailing statement stays with the part before it

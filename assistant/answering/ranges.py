@@ -1,4 +1,4 @@
-"""Amounts and the tiers of a table: "研发费用增量是1500万元" falls in the row whose first cell
+"""Amounts and the tiers of a table: "营业收入是1500万元" falls in the row whose first cell
 reads "500万元以上至2000万元（含）". A general grammar of Chinese amount ranges, used to prefer
 the table row a question's amount belongs to."""
 

@@ -42,7 +42,7 @@ class DocInfo:
 
 
 # A question names a document by its core title's tail when it holds a tail of at least this
-# many characters ("研发投入后补助实施细则"); every such tail ends with the core's last
+# many characters ("人才住房补贴实施细则"); every such tail ends with the core's last
 # TAIL_CHARS characters, so those find the candidates.
 TAIL_CHARS = 6
 
@@ -60,10 +60,10 @@ class Scope:
     why: str | None = None  # why the question is out of scope
     stripped: str = ""  # the question without the titles it names
     # years no document is dated, though the text mentions them: only a quote that names the
-    # year itself may answer ("2023年度研发费用" yes; a 2025 plan's target for "2023年" no)
+    # year itself may answer ("2023年度营业收入" yes; a 2025 plan's target for "2023年" no)
     unmatched_years: tuple[int, ...] = ()
     have_years: tuple[int, ...] = ()
-    # a place outside the covered one the question names beside it ("成都的机构……青川的创新券"),
+    # a place outside the covered one the question names beside it ("乙市的机构……甲市的服务券"),
     # as the documents say it: "市外", "县外"
     elsewhere: str = ""
 
@@ -146,7 +146,7 @@ class CorpusScope:
 
     def named_docs(self, text: str) -> list[DocInfo]:
         """Documents the question names: 《title》 or the title written out; failing that, the
-        title without its place and year, or a long tail of it ("研发投入后补助实施细则"),
+        title without its place and year, or a long tail of it ("人才住房补贴实施细则"),
         when no year in the question contradicts the document's."""
         quoted = re.findall(r"《([^》]+)》", text)
         found: dict[str, DocInfo] = {}
@@ -183,7 +183,7 @@ class CorpusScope:
     def resolve(self, text: str, full_text: Container[str], situation: str = "") -> Scope:
         """The scope of the asking ``text``; ``situation`` — what the asker says of themselves
         before asking — does not scope, but a place it names beside a covered one is the
-        asker's ``elsewhere`` ("我们请上海的机构做检测，青川的创新券能抵扣吗？")."""
+        asker's ``elsewhere`` ("我们请乙市的机构做测试，甲市的服务券能用吗？")."""
         scope = Scope(stripped=text)
         if not self.docs:
             return scope
@@ -244,7 +244,7 @@ class CorpusScope:
             current = [d for d in candidates if not d.superseded_by]
             candidates = current or candidates
         elif named_old and not asks_old and all(d.superseded_by for d in named_old):
-            # "《暂行办法》现在还有效吗？" — both the old one and what replaced it may answer
+            # "那份暂行规定如今还管用吗？" — both the old one and what replaced it may answer
             candidates = [
                 *candidates,
                 *(self.docs[d.superseded_by] for d in named_old if d.superseded_by in self.docs),
@@ -259,7 +259,7 @@ class CorpusScope:
 
 
 def _core_title(title: str) -> str:
-    """A title without its place and year: "东港市2025年科技工作要点" → "科技工作要点"."""
+    """A title without its place and year: "甲川市2026年人才工作要点" → "人才工作要点"."""
     t = re.sub(r"^《|》$", "", title)
     t = re.sub(r"(?:19|20)\d{2}\s*年度?", "", t)
     return re.sub(r"^[\u4e00-\u9fff]{2,4}?[省市县区]", "", t)

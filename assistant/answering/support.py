@@ -1,7 +1,7 @@
 """Does the chosen unit speak of what was asked, or only of things near it?
 
 A near miss shares most of the question's words with some unit but leaves out the one thing
-the question is about: "补助资金要缴纳企业所得税吗？" quoting a sentence on what 补助资金 may be
+the question is about: "奖励要交个人所得税吗？" quoting a sentence on what 奖励资金 may be
 used for, "公立医院作为卖方……" quoting the rule for 高等学校、科研院所和企业. Key-term coverage
 cannot see it (the shared words carry the weight), and the corpus IDF cannot either (filler the
 corpus never uses — "碰上", "那边" — weighs as much as a real gap such as "增值税").
@@ -93,8 +93,9 @@ def nominal(word: str) -> bool:
 # ("这边", "怎么"), prepositions, conjunctions ("接着"), particles, interjections, modal
 # particles, onomatopoeia ("eng", a Latin-script word, is not "e"), adverbs ("到底", "究竟",
 # "大概"). (Adverbs were once left out: jieba tags "到期" so, and counting it lightly let a near
-# miss answer — "免租2年到期以后，第三年开始租金按什么标准收？" on the devcorpus dev split. That
-# question asks for the standard of a payment, which the fact-kind check now requires.)
+# miss answer — a question on the rent due once a rent-free period is over, on the devcorpus dev
+# split. That question asks for the standard of a payment, which the fact-kind check now
+# requires.)
 _CLOSED_CLASSES = frozenset("mqrpcueyod")
 
 
