@@ -213,11 +213,11 @@ def other_level(question: str, unit: str) -> str | None:
     thing asked; else None."""
     for m in _ASKED_LEVEL.finditer(question):
         level = _SAME_LEVEL.get(m.group(0), m.group(0))
-        tail = question[m.end() : m.end() + 10]
+        tail = re.match(r"[\u4e00-\u9fff]*", question[m.end() : m.end() + 10]).group(0)
         head = next(
             (tail[:n] for n in range(len(tail), HEAD_CHARS - 1, -1) if tail[:n] in unit), None
         )
-        if head is None or not re.fullmatch(r"[\u4e00-\u9fff]+", head):
+        if head is None:
             continue
         levels = [_level_before(unit, at) for at in _occurrences(unit, head)]
         if levels and all(lv is not None and lv != level for lv in levels):

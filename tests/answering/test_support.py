@@ -83,3 +83,5 @@ def test_a_noun_quoted_only_at_another_level_is_a_near_miss():
     both = "省级新型研发机构给予100万元运行经费支持，市级新型研发机构给予30万元运行经费支持；"
     assert other_level("省级新型研发机构给多少运行经费", both) is None
     assert other_level("国家高新技术企业能领多少", "高新技术企业每年最高30万元；") is None
+    # the noun is read up to the question's punctuation ("省级孵化器，市里……")
+    assert other_level("被认定为省级孵化器，给多少奖励", "对新认定的市级孵化器，给予奖励50万元；")
