@@ -66,6 +66,14 @@ MAX_ACTION = 0.62
 #   fitted logistic:      right outcomes dev 120/148 (0.811), holdout 52/63 (0.825)
 # — the limits are chosen again at 0.68 and 0.62, and the logistic still does worse on the
 # holdout, so the score stays neutral.
+# Re-run after round 8 (2026-12-04; same script and sets; the level signal is a hard limit in
+# "current"):
+#   cases reaching the decision: dev 148, holdout 64
+#   coverage gate alone:  right outcomes dev 118/148 (0.797), holdout 51/64 (0.797)
+#   + gap limit 0.68:     right outcomes dev 121/148 (0.818), holdout 53/64 (0.828)
+#   + absent-verb 0.62:   right outcomes dev 124/148 (0.838), holdout 54/64 (0.844)
+#   fitted logistic:      right outcomes dev 123/148 (0.831), holdout 52/64 (0.812)
+# — the limits are chosen again at 0.68 and 0.62; the logistic does worse on both splits.
 WEIGHTS = {
     "coverage": 0.0,
     "own": 0.0,
