@@ -1,8 +1,8 @@
 """Repair the ways people mistype policy terms, using the corpus's own vocabulary:
 
-- homophone typos (同音错字): 科技付总 → 科技副总, 鲁科带 → 鲁科贷 (same pinyin, ≥ 3 characters),
+- homophone typos (同音错字): 科技付总 → 科技副总, 甲科带 → 甲科贷 (same pinyin, ≥ 3 characters),
   and a few look-alike characters (形近字): 创新卷 → 创新券;
-- pinyin typed instead of characters: "luke dai" → 鲁科贷, "jie bang gua shuai" → 揭榜挂帅;
+- pinyin typed instead of characters: "chuang xin quan" → 创新券, "jie bang gua shuai" → 揭榜挂帅;
 - common English words mixed in: "how much" → 多少, "patent" → 专利 (``glossary.txt``).
 """
 

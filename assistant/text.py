@@ -45,7 +45,7 @@ def _dictionary_files(corpus_dir: Path | None) -> list[Path]:
 
 
 def add_terms(terms: Iterable[str]) -> None:
-    """Teach jieba domain terms (鲁科贷, 科技副总 …) so they are never split."""
+    """Teach jieba domain terms (甲科贷, 科技副总 …) so they are never split."""
     terms = terms if isinstance(terms, (list, tuple, set, frozenset)) else list(terms)
     if _added_terms.issuperset(terms):  # every update passes the corpus's terms: known ones
         return
@@ -89,7 +89,7 @@ DEFINED_TERM_RE = re.compile(
 
 
 def quoted_terms(text: str) -> set[str]:
-    """The names a policy text coins: terms it puts in quotes (“鲁科贷”, “科技副总”), defines
+    """The names a policy text coins: terms it puts in quotes (“甲科贷”, “科技副总”), defines
     ("本通知所称创新券，是指……") or abbreviates ("（以下简称创新券）")."""
     terms = set()
     for m in QUOTED_TERM_RE.finditer(text):

@@ -237,8 +237,8 @@ def compose(
 
 
 def _read_in_context(citation: Citation, hits: list[Scored]) -> str:
-    """A quote with what it stands under in its chunk: the lead-in of its list ("到2027年，……
-    具体目标如下：" over "4. 全社会……投入强度达到2.8%；"), which dates an item that does not
+    """A quote with what it stands under in its chunk: the lead-in of its list ("到2028年，……
+    具体目标如下：" over "4. 年度培训达到500人次；"), which dates an item that does not
     repeat the year."""
     for h in hits:
         ch = h.chunk

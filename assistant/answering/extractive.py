@@ -57,7 +57,7 @@ SECOND_SENTENCE = 0.8  # a further sentence must score this share of the best
 MAX_SENTENCES = 3
 _HEADING_ONLY = re.compile(r"^\d{1,3}[.．、][^。]{0,30}。?$|^[一二三四五六七八九十]+、")
 # …but a numbered line with a clause break or a figure is an item that states something
-# ("4. 全社会研究与试验发展经费投入强度达到2.8%；", "3. 新认定……的，一次性奖励30万元。"), not a heading
+# ("4. 年度培训达到500人次；", "3. 新建成……的，一次性奖励20万元。"), not a heading
 _STATES = re.compile(r"[，,；;：:]")
 _ITEM_PREFIX = re.compile(r"^\d{1,3}[.．、]\s*")
 
@@ -169,8 +169,8 @@ class TermWeights:
     def own_coverage(self, text: str, title: str) -> float:
         """Coverage of ``text`` with the terms its document's title already says weighed at
         ``TITLE_SHARE``: every unit of a document stands under its title, so the words that set
-        a unit apart from its neighbours are the ones the title does not say ("……贷款贴息项目
-        什么时候申报" under a title holding 贷款贴息项目: the unit must say 申报)."""
+        a unit apart from its neighbours are the ones the title does not say ("……人才公寓
+        什么时候分配" under a title holding 人才公寓: the unit must say 分配)."""
         got = total = 0.0
         for term, w in self.weights.items():
             if self._covers(term, title):
@@ -412,7 +412,7 @@ def _candidates(hits: list[Scored], query: Query, weights: TermWeights) -> list[
             s: int, e: int, rank=rank, scored=scored, chunk=chunk, context=context
         ) -> Candidate:
             # a sentence is read in its context: under "13.优化全周期科技金融服务" or a
-            # heading "鲁科贷", the heading's words count as covered (for the gate), while the
+            # heading "甲科贷", the heading's words count as covered (for the gate), while the
             # ranking still prefers sentences that say the words themselves
             sent = chunk.text[s:e]
             own = weights.own_coverage(sent, chunk.title)

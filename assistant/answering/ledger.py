@@ -1,4 +1,4 @@
-"""Answering target questions ("鲁科贷要发多少？") exactly, from the rows of a ``TargetLedger``.
+"""Answering target questions ("甲科贷要发多少？") exactly, from the rows of a ``TargetLedger``.
 
 A question asks for a target when it asks how many / how much or names a 目标/指标, and not for a
 per-unit standard or a cap. Each row's sentence is scored by the share of the question's key-term
@@ -238,7 +238,7 @@ def _coverage(
 
 def _pick_rows(candidates: list[_Scored], query: Query, terms: dict[str, _Term]) -> list[Target]:
     """The rows of the chosen sentence that answer: in the unit asked for, with the subject that
-    matches best (several when they share it: 500家 and 25亿元 for 鲁科贷). A question joining
+    matches best (several when they share it: 500家 and 25亿元 for 甲科贷). A question joining
     several things ("新增企业和新增平台分别是多少") gets the best row for each. In reading order."""
     candidates = [x for x in candidates if x.unit_fit] or candidates
     parts = [p for p in _JOINERS.split(query.text) if p.strip()]

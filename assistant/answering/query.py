@@ -260,7 +260,7 @@ def key_terms(text: str) -> list[str]:
         ):
             terms.append(tok)
     # cut_for_search also yields the parts of a long word; keep the longest forms so that
-    # 鲁科贷 is not counted three times, and drop lone characters unless nothing else is left
+    # 甲科贷 is not counted three times, and drop lone characters unless nothing else is left
     terms = [t for t in terms if not any(t != o and t in o for o in terms)]
     # place names scope a question ("济南今年……"); whether the corpus covers the place is
     # checked separately, so they are not topic words
@@ -368,7 +368,7 @@ def condense(question: str, history: list[dict] | None) -> str:
     """Turn a follow-up into a standalone question using the previous user turn.
 
     "那贷款呢？" after "创新券有什么政策？" → "贷款 有什么政策"; "这个要多少钱？" after
-    "鲁科贷是什么？" → "鲁科贷 这个要多少钱？". A question that stands on its own is returned as is.
+    "甲科贷是什么？" → "甲科贷 这个要多少钱？". A question that stands on its own is returned as is.
     """
     previous = previous_question(history)
     if not previous:

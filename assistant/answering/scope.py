@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from .places import question_places, same_place
 
 # A year, not a date — and not the year of an event in the asker's own life or firm ("1964年
-# 出生的", "2019年成立的"), nor a year the asker states a figure for in a premise ("2023年度研发
-# 费用800万元，…": the figure closes a clause the question goes on from) — those date facts about
-# the asker, not the documents asked for. A figure the question asks about ("2026年研发投入强度要
-# 达到3%吗？") leaves the year a year.
+# 出生的", "2019年成立的"), nor a year the asker states a figure for in a premise ("2023年度营收
+# 800万元，…": the figure closes a clause the question goes on from) — those date facts about
+# the asker, not the documents asked for. A figure the question asks about ("2026年高企数量要
+# 达到300家吗？") leaves the year a year.
 _YEAR = re.compile(
     r"((?:19|20)\d{2})\s*(?:年度|年)(?!\s*\d{1,2}\s*月)(?!\s*(?:出生|生人|生的|成立|创办|注册成立))"
     r"(?![^，,。？?；;！!\d]{0,12}?\d+(?:\.\d+)?\s*(?:万亿元|亿元|万元|千元|元|万|亿|%)\s*[，,、；;])"
