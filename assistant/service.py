@@ -416,7 +416,7 @@ class Assistant:
         if not query.terms and context:  # "2025年呢？": the earlier turn's topic is the topic
             query = replace(query, terms=tuple(context), context=())
         query = replace(query, original=question)
-        elsewhere = scope.elsewhere if scope.elsewhere in reader.full_text else ""
+        elsewhere = scope.elsewhere
         if elsewhere:
             # "找乙市的机构做测试，甲市的服务券能用吗？": the asker's situation is a place
             # outside the covered one — what the documents say of a 市外 one is the condition

@@ -724,19 +724,14 @@ def extractive_answer(query: Query, hits: list[Scored], reader: IndexReader) -> 
 
 
 def _offices_asked(query: Query, reader: IndexReader) -> list[str]:
-    """The issuing offices of the corpus (its documents' 发布机构, without their place: "农业农村局"
-    of "乙县农业农村局") that the question names, in the forms the documents write them
-    ("科学技术局" and "科技局")."""
-    from .places import strip_place
-
-    asked = []
-    for info in reader.scope.docs.values():
-        for issuer in info.meta.get("issuers") or ():
-            office = strip_place(issuer)
-            forms = {office, office.replace("科学技术", "科技")}
-            if len(office) >= 3 and any(f in query.original for f in forms):
-                asked += sorted(forms)
-    return list(dict.fromkeys(asked))
+    """The corpus's issuing offices the question names (``CorpusScope.offices``), in every
+    form the documents write them."""
+    return [
+        form
+        for forms in reader.scope.offices
+        if any(f in query.original for f in forms)
+        for form in forms
+    ]
 
 
 def quote_lines(citations: list[Citation]) -> str:

@@ -89,7 +89,6 @@ def question_places(text: str, corpus_places: set[str]) -> list[str]:
     return found
 
 
-@lru_cache(maxsize=4096)  # (per contact question, once for each issuer of the corpus)
 def strip_place(name: str) -> str:
     """An organisation's name without the places it opens with: "乙川县农业农村局" → "农业农村局",
     "山东省济南市科学技术局" → "科学技术局"."""

@@ -14,7 +14,7 @@ import re
 from collections.abc import Container
 from dataclasses import dataclass, field
 
-from .places import question_places, same_place
+from .places import question_places, same_place, strip_place
 
 # A year, not a date — and not the year of an event in the asker's own life or firm ("1964年
 # 出生的", "2019年成立的"), nor a year the asker states a figure for in a premise ("2023年度营收
@@ -64,7 +64,7 @@ class Scope:
     unmatched_years: tuple[int, ...] = ()
     have_years: tuple[int, ...] = ()
     # a place outside the covered one the question names beside it ("乙市的机构……甲市的服务券"),
-    # as the documents say it: "市外", "县外"
+    # as the documents say it ("市外", "县外"), when they do
     elsewhere: str = ""
 
     @property
@@ -117,6 +117,18 @@ class CorpusScope:
     @functools.cached_property
     def places(self) -> set[str]:
         return {p for d in self.docs.values() for p in d.places}
+
+    @functools.cached_property
+    def offices(self) -> tuple[tuple[str, ...], ...]:
+        """The documents' issuing offices without their place ("农业农村局" of "乙县农业农村局"),
+        each in the forms documents write it ("科学技术局", "科技局")."""
+        out: dict[str, tuple[str, ...]] = {}
+        for d in self.docs.values():
+            for issuer in d.meta.get("issuers") or ():
+                office = strip_place(issuer)
+                if len(office) >= 3:
+                    out[office] = tuple(dict.fromkeys((office, office.replace("科学技术", "科技"))))
+        return tuple(out.values())
 
     @functools.cached_property
     def years(self) -> set[int]:
@@ -213,8 +225,9 @@ class CorpusScope:
             # …and the documents speak of such a place as outside theirs ("市外服务机构"): the
             # word for it, by the level of the covered place, is what a unit must speak to
             covered = next(c for c in corpus_places if any(same_place(p, c) for p in inside))
-            if covered[-1:] in "省市县区":
-                scope.elsewhere = f"{covered[-1]}外"
+            word = f"{covered[-1:]}外" if covered[-1:] in "省市县区" else ""
+            if word and word in full_text:
+                scope.elsewhere = word
         if inside:
             candidates = [
                 d for d in candidates if any(same_place(p, q) for p in inside for q in d.places)

@@ -162,3 +162,9 @@ def test_qualifying_asked_as_gou_bu_gou_ge_is_an_eligibility_question():
 
     asked = understand("我们是一家软件公司，去年研发费用四十多万，够不够格报研发费用补助？")
     assert asked.eligibility
+
+
+def test_the_issuing_offices_are_read_once_per_index_state(assistant):
+    scope = assistant.retriever.reader.scope
+    assert ("农业农村局",) in scope.offices and ("科学技术局", "科技局") in scope.offices
+    assert scope.offices is scope.offices  # derived once, not per question
